@@ -1,0 +1,243 @@
+"""The local backend: files on disk, served by the extension through signed,
+expiring URLs, so development and tests take the same URL and expiry paths as
+production."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, abort, current_app, has_request_context, request, send_file
+from flask.typing import ResponseReturnValue
+
+from ..exceptions import InvalidKeyPartError, ObjectNotFoundError, StorageError
+from ..signing import sign, verify
+from .base import ObjectInfo, StorageBackend
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+_PURPOSE = "local-url"
+_COPY_CHUNK = 1024 * 1024
+
+
+def _message(key: str, expires: int, content_type: str, disposition: str) -> str:
+    return f"{key}\n{expires}\n{content_type}\n{disposition}"
+
+
+class LocalBackend(StorageBackend):
+    """Objects as files under ``root/objects``, metadata beside them under
+    ``root/meta``.
+
+    :param url_prefix: the path the extension serves signed URLs under.
+    :param public_url: the base of absolute URLs outside a request.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        root: str,
+        secret: bytes,
+        url_prefix: str = "/indox-media/local",
+        public_url: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.root = os.path.abspath(root)
+        self._objects = os.path.join(self.root, "objects")
+        self._meta = os.path.join(self.root, "meta")
+        self._secret = secret
+        self.url_prefix = url_prefix
+        self.public_url = public_url
+
+    @classmethod
+    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
+        return cls(
+            name,
+            root=settings.local_root,
+            secret=settings.signing_key,
+            url_prefix=settings.local_url_prefix,
+            public_url=settings.public_url,
+        )
+
+    def __repr__(self) -> str:
+        return f"<LocalBackend {self.name!r} root={self.root!r}>"
+
+    def file_path(self, key: str) -> str:
+        """The file that holds ``key``'s bytes."""
+        return self._path(self._objects, key)
+
+    def _path(self, base: str, key: str, suffix: str = "") -> str:
+        # A checked join: the key may not climb out of the root.
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") for p in parts) or "\0" in key:
+            raise InvalidKeyPartError(f"unsafe object key {key!r}")
+        return os.path.join(base, *parts) + suffix
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        path = self._path(self._objects, key)
+        meta_path = self._path(self._meta, key, ".json")
+        size = 0
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(os.path.dirname(meta_path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := stream.read(_COPY_CHUNK):
+                        out.write(chunk)
+                        size += len(chunk)
+                meta = {"content_type": content_type, "metadata": dict(metadata or {})}
+                with open(meta_path + ".tmp", "w", encoding="utf-8") as out_meta:
+                    json.dump(meta, out_meta)
+                os.replace(meta_path + ".tmp", meta_path)
+                # The object appears last, whole, so a reader never sees half.
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise StorageError(f"{self.name}: put {key} failed: {exc.strerror}") from exc
+        return size
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(self._objects, key), "rb")
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"{self.name}: {key} not found") from None
+        except OSError as exc:
+            raise StorageError(f"{self.name}: get {key} failed: {exc.strerror}") from exc
+
+    def presigned_url(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        response_content_type: str | None = None,
+        response_content_disposition: str | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        self._path(self._objects, key)
+        expires = int((now or datetime.now(UTC)).timestamp()) + expires_in
+        ct, cd = response_content_type or "", response_content_disposition or ""
+        params = {"expires": str(expires)}
+        if ct:
+            params["response-content-type"] = ct
+        if cd:
+            params["response-content-disposition"] = cd
+        params["signature"] = sign(self._secret, _PURPOSE, _message(key, expires, ct, cd))
+        base = self.public_url
+        if base is None and has_request_context():
+            base = request.host_url.rstrip("/")
+        return f"{base or ''}{self.url_prefix}/{quote(key)}?{urlencode(params)}"
+
+    def check_signature(self, key: str, args: Mapping[str, str], now: datetime) -> bool:
+        """Whether ``args`` (a URL's query) are a valid, unexpired signature of ``key``."""
+        try:
+            expires = int(args.get("expires", ""))
+        except ValueError:
+            return False
+        message = _message(
+            key,
+            expires,
+            args.get("response-content-type", ""),
+            args.get("response-content-disposition", ""),
+        )
+        valid = verify(self._secret, _PURPOSE, message, args.get("signature", ""))
+        return valid and now.timestamp() < expires
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(self._objects, key)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"{self.name}: head {key} failed: {exc.strerror}") from exc
+        try:
+            with open(self._path(self._meta, key, ".json"), encoding="utf-8") as fh:
+                meta = json.load(fh)
+        except (OSError, ValueError):
+            meta = {}
+        return ObjectInfo(
+            key=key,
+            size=stat.st_size,
+            last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+            content_type=meta.get("content_type"),
+            metadata=meta.get("metadata", {}),
+        )
+
+    def list(self, prefix: str, *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        keys: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self._objects):
+            rel = os.path.relpath(dirpath, self._objects).replace(os.sep, "/")
+            rel = "" if rel == "." else rel + "/"
+            dirnames[:] = [d for d in dirnames if (rel + d + "/").startswith(prefix[: len(rel + d + "/")])]
+            keys.extend(
+                rel + f for f in filenames if not f.startswith(".tmp-") and (rel + f).startswith(prefix)
+            )
+        for key in sorted(keys):
+            if start_after is not None and key <= start_after:
+                continue
+            info = self.head(key)
+            if info is not None:
+                yield info
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        for key in keys:
+            for path in (self._path(self._objects, key), self._path(self._meta, key, ".json")):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise StorageError(f"{self.name}: delete {key} failed: {exc.strerror}") from exc
+
+
+def serve_blueprint() -> Blueprint:
+    """The blueprint that serves local-backend URLs (``Range`` gives 206)."""
+    bp = Blueprint("indox_media_local", __name__)
+
+    @bp.get("/<path:key>")
+    def serve(key: str) -> ResponseReturnValue:
+        state = current_app.extensions["indox_media"]
+        backend = state.backends.get("local")
+        if not isinstance(backend, LocalBackend):
+            abort(404)
+        try:
+            valid = backend.check_signature(key, request.args, state.clock())
+        except InvalidKeyPartError:
+            valid = False
+        if not valid:
+            return {"code": 403, "status": "Forbidden", "message": "URL signature is invalid or expired"}, 403
+        info = backend.head(key)
+        if info is None:
+            return {"code": 404, "status": "Not Found", "message": "no such object"}, 404
+        content_type = request.args.get("response-content-type") or info.content_type
+        response = send_file(
+            backend.file_path(key),
+            mimetype=content_type or "application/octet-stream",
+            conditional=True,
+            etag=False,
+            last_modified=info.last_modified,
+            max_age=0,
+        )
+        disposition = request.args.get("response-content-disposition")
+        if disposition:
+            response.headers["Content-Disposition"] = disposition
+        return response
+
+    return bp

@@ -1,0 +1,365 @@
+"""The S3 backend (AWS S3 and any S3-compatible API) and R2, which is S3 plus its
+endpoint, region ``auto`` and checksum defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..exceptions import ObjectNotFoundError, StorageError
+from .base import ObjectInfo, StorageBackend
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+_PROBE_KEY = "indox-media-probe"
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="-_.~")
+
+
+class _Counter:
+    """Counts the bytes a stream gives (boto3's upload does not return a size)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
+
+
+class FastPresigner:
+    """SigV4 query signing for GetObject, byte-identical to botocore's.
+
+    ``generate_presigned_url`` runs the whole client pipeline (parameter
+    validation, endpoint rules, events) for every URL. The URL of an object
+    differs from another's only by its path and signature, so the endpoint is
+    learnt once from one URL botocore signs, and the rest is the SigV4 recipe with
+    the day's signing key cached.
+    """
+
+    def __init__(self, client: Any, credentials: Any, bucket: str) -> None:
+        probe = client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}, ExpiresIn=60
+        )
+        parts = urlsplit(probe)
+        self._base = f"{parts.scheme}://{parts.netloc}"
+        self._path_prefix = parts.path[: -len(_PROBE_KEY)]
+        _, _, region, service, _ = dict(parse_qsl(parts.query))["X-Amz-Credential"].split("/")
+        self._scope_tail = f"/{region}/{service}/aws4_request"
+        self._region = region
+        self._service = service
+        default_port = {"http": 80, "https": 443}[parts.scheme]
+        host = parts.hostname or ""
+        if parts.port is not None and parts.port != default_port:
+            host = f"{host}:{parts.port}"
+        self._host = host
+        self._credentials = credentials
+        self._key_cache: tuple[str, str, bytes] | None = None
+
+    def _signing_key(self, secret: str, day: str) -> bytes:
+        cached = self._key_cache
+        if cached is not None and cached[0] == secret and cached[1] == day:
+            return cached[2]
+        key = f"AWS4{secret}".encode()
+        for part in (day, self._region, self._service, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        self._key_cache = (secret, day, key)
+        return key
+
+    def url(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        response_content_type: str | None = None,
+        response_content_disposition: str | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        creds = self._credentials.get_frozen_credentials()
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+        day = stamp[:8]
+        path = self._path_prefix + quote(key, safe="/~")
+        params: list[tuple[str, str]] = []
+        # The order botocore gives when passed ResponseContentType first.
+        if response_content_type is not None:
+            params.append(("response-content-type", response_content_type))
+        if response_content_disposition is not None:
+            params.append(("response-content-disposition", response_content_disposition))
+        params += [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", f"{creds.access_key}/{day}{self._scope_tail}"),
+            ("X-Amz-Date", stamp),
+            ("X-Amz-Expires", str(expires_in)),
+            ("X-Amz-SignedHeaders", "host"),
+        ]
+        if creds.token is not None:
+            params.append(("X-Amz-Security-Token", creds.token))
+        encoded = [(_quote(k), _quote(v)) for k, v in params]
+        query = "&".join(f"{k}={v}" for k, v in encoded)
+        canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded))
+        canonical = (
+            f"GET\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+        )
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{stamp}\n{day}{self._scope_tail}\n"
+            + hashlib.sha256(canonical.encode()).hexdigest()
+        )
+        signature = hmac.new(
+            self._signing_key(creds.secret_key, day), to_sign.encode(), hashlib.sha256
+        ).hexdigest()
+        return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
+
+
+class S3Backend(StorageBackend):
+    """Objects in an S3 bucket, through boto3.
+
+    The client is created lazily, once per thread and process, and dropped when
+    the backend is pickled.
+    """
+
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bucket: str,
+        region: str,
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        multipart_threshold: int = 8 * 1024 * 1024,
+        multipart_chunksize: int = 8 * 1024 * 1024,
+        max_pool_connections: int = 10,
+        upload_concurrency: int = 4,
+        addressing_style: str = "auto",
+    ) -> None:
+        super().__init__(name)
+        self.bucket = bucket
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._access_key_id = access_key_id
+        self._secret_access_key = secret_access_key
+        self._addressing_style = addressing_style
+        self._max_pool_connections = max_pool_connections
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=upload_concurrency,
+        )
+        # A non-seekable stream is read ahead by this many parts: bound it to
+        # the concurrency so memory stays near concurrency x part size.
+        self._transfer.max_in_memory_upload_chunks = upload_concurrency
+        self._local = threading.local()
+
+    @classmethod
+    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
+        return cls(
+            name,
+            bucket=cast(str, settings.s3_bucket),
+            region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            **_transfer_options(settings),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} bucket={self.bucket!r}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def botocore_config(self) -> Config:
+        return Config(
+            signature_version="s3v4",
+            max_pool_connections=self._max_pool_connections,
+            retries={"mode": "standard", "max_attempts": 4},
+            connect_timeout=10,
+            read_timeout=60,
+            s3={"addressing_style": self._addressing_style},
+            # boto3 >= 1.36 otherwise adds CRC checksums (and aws-chunked
+            # uploads) to every call, which R2 rejects on some of them.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+
+    def _state(self) -> Any:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            session = boto3.session.Session(
+                aws_access_key_id=self._access_key_id,
+                aws_secret_access_key=self._secret_access_key,
+                region_name=self.region,
+            )
+            local.client = session.client(
+                "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
+            )
+            local.session = session
+            local.presigner = None
+            local.pid = os.getpid()
+        return local
+
+    @property
+    def client(self) -> Any:
+        """This thread's boto3 S3 client."""
+        return self._state().client
+
+    def _fail(self, exc: Exception, action: str, key: str | None = None) -> StorageError:
+        where = f"{self.bucket}/{key}" if key else self.bucket
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _NOT_FOUND:
+                return ObjectNotFoundError(f"{self.name}: {where} not found")
+            return StorageError(f"{self.name}: {action} {where} failed: {code}")
+        return StorageError(f"{self.name}: {action} {where} failed: {type(exc).__name__}")
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        counter = _Counter(stream)
+        extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
+        try:
+            self.client.upload_fileobj(
+                counter, self.bucket, key, ExtraArgs=extra, Config=self._transfer
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "put", key) from exc
+        except Exception as exc:  # s3transfer wraps some errors in its own types
+            if isinstance(exc.__cause__, BotoCoreError | ClientError):
+                raise self._fail(exc.__cause__, "put", key) from exc
+            raise
+        return counter.count
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "get", key) from exc
+        return cast(BinaryIO, response["Body"])
+
+    def presigned_url(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        response_content_type: str | None = None,
+        response_content_disposition: str | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        state = self._state()
+        if state.presigner is None:
+            try:
+                state.presigner = FastPresigner(
+                    state.client, state.session.get_credentials(), self.bucket
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise self._fail(exc, "presign", key) from exc
+        url: str = state.presigner.url(
+            key,
+            expires_in=expires_in,
+            response_content_type=response_content_type,
+            response_content_disposition=response_content_disposition,
+            now=now,
+        )
+        return url
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            error = self._fail(exc, "head", key)
+            if isinstance(error, ObjectNotFoundError):
+                return None
+            raise error from exc
+        return ObjectInfo(
+            key=key,
+            size=int(response["ContentLength"]),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            metadata=response.get("Metadata") or {},
+        )
+
+    def list(self, prefix: str, *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+                for item in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=item["Key"], size=int(item["Size"]), last_modified=item["LastModified"]
+                    )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "list", prefix) from exc
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        try:
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "delete", keys[0]) from exc
+        errors = response.get("Errors") or []
+        if errors:
+            raise StorageError(
+                f"{self.name}: {len(errors)} of {len(keys)} deletes failed, first: "
+                f"{errors[0].get('Key')} ({errors[0].get('Code')})"
+            )
+
+
+class R2Backend(S3Backend):
+    """Cloudflare R2: the S3 backend with R2's endpoint, region ``auto``, path-style
+    addressing, and checksums only where an operation requires them."""
+
+
+    @classmethod
+    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
+        return cls(
+            name,
+            bucket=cast(str, settings.r2_bucket),
+            region="auto",
+            endpoint_url=settings.r2_endpoint,
+            access_key_id=settings.r2_access_key_id,
+            secret_access_key=settings.r2_secret_access_key,
+            addressing_style="path",
+            **_transfer_options(settings),
+        )
+
+
+def _transfer_options(settings: Settings) -> dict[str, int]:
+    return {
+        "multipart_threshold": settings.multipart_threshold,
+        "multipart_chunksize": settings.multipart_chunksize,
+        "max_pool_connections": settings.max_pool_connections,
+        "upload_concurrency": settings.upload_concurrency,
+    }
