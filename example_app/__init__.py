@@ -35,7 +35,9 @@ def api_key_from_request() -> str | None:
 
 
 def _environ_config() -> dict[str, Any]:
-    config: dict[str, Any] = {k: v for k, v in os.environ.items() if k.startswith("INDOX_MEDIA_")}
+    config: dict[str, Any] = {
+        k: v for k, v in os.environ.items() if k.startswith("INDOX_MEDIA_")
+    }
     if "SECRET_KEY" in os.environ:
         config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     if "API_KEYS" in os.environ:  # "key1:user1,key2:user2"

@@ -8,42 +8,33 @@ from __future__ import annotations
 
 import io
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import requests
-from flask import Flask
-from werkzeug.serving import make_server
 
 from example_app import create_app
-from flask_indox_media.testing import wav_bytes
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+from flask_indox_media.testing import serve_wsgi, wav_bytes
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="indox-media-demo-") as root:
-        app = create_app({"INDOX_MEDIA_LOCAL_ROOT": root, "INDOX_MEDIA_STORAGE_BACKEND": "local"})
-        with serve(app) as base:
+        app = create_app(
+            {"INDOX_MEDIA_LOCAL_ROOT": root, "INDOX_MEDIA_STORAGE_BACKEND": "local"}
+        )
+        with serve_wsgi(app) as base:
             state = app.extensions["indox_media"]
-            print(f"gateway on {base}, storage backend: {state.settings.storage_backend}\n")
+            print(
+                f"gateway on {base}, storage backend: {state.settings.storage_backend}\n"
+            )
             print("1. One asset of each class, stored on the local backend:")
             audio = wav_bytes(seconds=0.5)
             with app.test_request_context(base_url=base):
                 for name in state.settings.classes:
                     asset, size = state.store(
-                        name, "demo-user", io.BytesIO(audio), content_type="audio/wav", extension="wav"
+                        name,
+                        "demo-user",
+                        io.BytesIO(audio),
+                        content_type="audio/wav",
+                        extension="wav",
                     )
                     fields = state.describe(asset)
                     fetched = requests.get(fields["audio_url"], timeout=10)

@@ -160,15 +160,21 @@ def _as_tuple(key: str, value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _int(config: Mapping[str, Any], key: str, minimum: int, maximum: int | None = None) -> int:
+def _int(
+    config: Mapping[str, Any], key: str, minimum: int, maximum: int | None = None
+) -> int:
     value = config[key]
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{key} must be an integer, got {value!r}", key=key) from None
+        raise ConfigurationError(
+            f"{key} must be an integer, got {value!r}", key=key
+        ) from None
     if number < minimum or (maximum is not None and number > maximum):
         bound = f" and at most {maximum}" if maximum is not None else ""
-        raise ConfigurationError(f"{key} must be at least {minimum}{bound}, got {number}", key=key)
+        raise ConfigurationError(
+            f"{key} must be at least {minimum}{bound}, got {number}", key=key
+        )
     return number
 
 
@@ -196,7 +202,10 @@ def _require(config: Mapping[str, Any], key: str, why: str) -> str:
 
 
 def _check_backend(name: str, key: str) -> str:
-    if name not in BACKEND_NAMES and "." not in name:
+    name = name.strip()
+    if name.lower() in BACKEND_NAMES:
+        return name.lower()
+    if "." not in name:
         raise ConfigurationError(
             f"{key} must be one of {', '.join(BACKEND_NAMES)} or a dotted path to "
             f"a StorageBackend class, got {name!r}",
@@ -209,7 +218,9 @@ def apply_defaults(config: dict[str, Any]) -> None:
     """``setdefault`` every key, then reject unknown ``INDOX_MEDIA_*`` keys."""
     for key, default in DEFAULTS.items():
         config.setdefault(key, default)
-    unknown = sorted(k for k in config if k.startswith("INDOX_MEDIA_") and k not in DEFAULTS)
+    unknown = sorted(
+        k for k in config if k.startswith("INDOX_MEDIA_") and k not in DEFAULTS
+    )
     if unknown:
         raise ConfigurationError(
             f"unknown configuration key {unknown[0]} (a typo?); the keys are "
@@ -219,19 +230,31 @@ def apply_defaults(config: dict[str, Any]) -> None:
 
 
 def load_settings(
-    config: Mapping[str, Any], *, instance_path: str, environ: Mapping[str, str] | None = None
+    config: Mapping[str, Any],
+    *,
+    instance_path: str,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate ``config`` (already defaulted) into :class:`Settings`.
 
     :raises ConfigurationError: naming the key at fault.
     """
     environ = os.environ if environ is None else environ
-    backend = config["INDOX_MEDIA_STORAGE_BACKEND"] or environ.get("STORAGE_BACKEND") or "local"
-    backend = _check_backend(str(backend).strip().lower(), "INDOX_MEDIA_STORAGE_BACKEND")
+    backend = (
+        config["INDOX_MEDIA_STORAGE_BACKEND"]
+        or environ.get("STORAGE_BACKEND")
+        or "local"
+    )
+    backend = _check_backend(str(backend), "INDOX_MEDIA_STORAGE_BACKEND")
     mirrors = tuple(
-        _check_backend(name.lower(), "INDOX_MEDIA_MIRROR_BACKENDS")
-        for name in _as_tuple("INDOX_MEDIA_MIRROR_BACKENDS", config["INDOX_MEDIA_MIRROR_BACKENDS"])
-        if name.lower() != backend
+        name
+        for name in (
+            _check_backend(n, "INDOX_MEDIA_MIRROR_BACKENDS")
+            for n in _as_tuple(
+                "INDOX_MEDIA_MIRROR_BACKENDS", config["INDOX_MEDIA_MIRROR_BACKENDS"]
+            )
+        )
+        if name != backend
     )
     in_use = {backend, *mirrors}
     if config["INDOX_MEDIA_R2_BUCKET"]:
@@ -242,7 +265,11 @@ def load_settings(
         why = "when the r2 backend is in use (or R2_BUCKET is set)"
         _require(config, "INDOX_MEDIA_R2_BUCKET", why)
         if not config["INDOX_MEDIA_R2_ENDPOINT_URL"]:
-            _require(config, "INDOX_MEDIA_R2_ACCOUNT_ID", why + " (or INDOX_MEDIA_R2_ENDPOINT_URL)")
+            _require(
+                config,
+                "INDOX_MEDIA_R2_ACCOUNT_ID",
+                why + " (or INDOX_MEDIA_R2_ENDPOINT_URL)",
+            )
         _require(config, "INDOX_MEDIA_R2_ACCESS_KEY_ID", why)
         _require(config, "INDOX_MEDIA_R2_SECRET_ACCESS_KEY", why)
     if "s3" in in_use:
@@ -265,7 +292,9 @@ def load_settings(
     chunk = _int(config, "INDOX_MEDIA_MULTIPART_CHUNKSIZE", MIN_PART_SIZE)
     for key in ("INDOX_MEDIA_PREFIXES", "INDOX_MEDIA_RETENTION"):
         if not isinstance(config[key], Mapping):
-            raise ConfigurationError(f"{key} must be a mapping of asset class to value", key=key)
+            raise ConfigurationError(
+                f"{key} must be a mapping of asset class to value", key=key
+            )
     url_prefix = str(config["INDOX_MEDIA_URL_PREFIX"]).rstrip("/")
     local_prefix = str(config["INDOX_MEDIA_LOCAL_URL_PREFIX"]).rstrip("/")
     for key, value in (
@@ -279,7 +308,8 @@ def load_settings(
         job_retries = tuple(int(r) for r in retries)
     except ValueError:
         raise ConfigurationError(
-            "INDOX_MEDIA_JOB_RETRIES must be a list of seconds", key="INDOX_MEDIA_JOB_RETRIES"
+            "INDOX_MEDIA_JOB_RETRIES must be a list of seconds",
+            key="INDOX_MEDIA_JOB_RETRIES",
         ) from None
     return Settings(
         storage_backend=backend,
@@ -292,7 +322,8 @@ def load_settings(
         s3_region=str(config["INDOX_MEDIA_S3_REGION"]),
         s3_endpoint_url=config["INDOX_MEDIA_S3_ENDPOINT_URL"] or None,
         local_root=str(
-            config["INDOX_MEDIA_LOCAL_ROOT"] or os.path.join(instance_path, "indox-media")
+            config["INDOX_MEDIA_LOCAL_ROOT"]
+            or os.path.join(instance_path, "indox-media")
         ),
         local_url_prefix=local_prefix,
         presign_ttl=_int(config, "INDOX_MEDIA_PRESIGN_TTL", 1, MAX_PRESIGN_TTL),
@@ -300,10 +331,14 @@ def load_settings(
         multipart_chunksize=chunk,
         max_pool_connections=_int(config, "INDOX_MEDIA_MAX_POOL_CONNECTIONS", 1),
         upload_concurrency=_int(config, "INDOX_MEDIA_UPLOAD_CONCURRENCY", 1),
-        classes=AssetClassTable(config["INDOX_MEDIA_PREFIXES"], config["INDOX_MEDIA_RETENTION"]),
+        classes=AssetClassTable(
+            config["INDOX_MEDIA_PREFIXES"], config["INDOX_MEDIA_RETENTION"]
+        ),
         url_prefix=url_prefix,
-        resemble_base_url=str(config["INDOX_MEDIA_RESEMBLE_BASE_URL"]).rstrip("/") + "/",
-        resemble_synth_url=str(config["INDOX_MEDIA_RESEMBLE_SYNTH_URL"]).rstrip("/") + "/",
+        resemble_base_url=str(config["INDOX_MEDIA_RESEMBLE_BASE_URL"]).rstrip("/")
+        + "/",
+        resemble_synth_url=str(config["INDOX_MEDIA_RESEMBLE_SYNTH_URL"]).rstrip("/")
+        + "/",
         upstream_connect_timeout=_float(config, "INDOX_MEDIA_UPSTREAM_CONNECT_TIMEOUT"),
         upstream_read_timeout=_float(config, "INDOX_MEDIA_UPSTREAM_READ_TIMEOUT"),
         public_url=(config["INDOX_MEDIA_PUBLIC_URL"] or "").rstrip("/") or None,
@@ -311,18 +346,25 @@ def load_settings(
         redis_url=config["INDOX_MEDIA_REDIS_URL"] or None,
         queue=str(config["INDOX_MEDIA_QUEUE"]),
         source_hosts=tuple(
-            h.lower() for h in _as_tuple("INDOX_MEDIA_SOURCE_HOSTS", config["INDOX_MEDIA_SOURCE_HOSTS"])
+            h.lower()
+            for h in _as_tuple(
+                "INDOX_MEDIA_SOURCE_HOSTS", config["INDOX_MEDIA_SOURCE_HOSTS"]
+            )
         ),
         max_asset_bytes=_int(config, "INDOX_MEDIA_MAX_ASSET_BYTES", 1),
         max_upload_bytes=_int(config, "INDOX_MEDIA_MAX_UPLOAD_BYTES", 1),
         job_timeout=_int(config, "INDOX_MEDIA_JOB_TIMEOUT", 1),
         job_retries=job_retries,
         failure_ttl=_int(config, "INDOX_MEDIA_FAILURE_TTL", 1),
-        cors_origins=_as_tuple("INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]),
+        cors_origins=_as_tuple(
+            "INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]
+        ),
         r2_access_key_id=config["INDOX_MEDIA_R2_ACCESS_KEY_ID"],
         r2_secret_access_key=config["INDOX_MEDIA_R2_SECRET_ACCESS_KEY"],
         s3_access_key_id=config["INDOX_MEDIA_S3_ACCESS_KEY_ID"] or None,
         s3_secret_access_key=config["INDOX_MEDIA_S3_SECRET_ACCESS_KEY"] or None,
-        signing_key=str(signing).encode() if isinstance(signing, str) else bytes(signing),
+        signing_key=str(signing).encode()
+        if isinstance(signing, str)
+        else bytes(signing),
         resemble_api_key=config["INDOX_MEDIA_RESEMBLE_API_KEY"] or None,
     )

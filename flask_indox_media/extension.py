@@ -96,9 +96,15 @@ class IndoxMediaState:
         :raises StorageError: the backend failed.
         """
         asset = self.new_asset(asset_class, user_id, extension, request_id=request_id)
-        meta = {"user-id": user_id, "asset-class": asset_class, "request-id": asset.parsed.request_id}
+        meta = {
+            "user-id": user_id,
+            "asset-class": asset_class,
+            "request-id": asset.parsed.request_id,
+        }
         meta.update(metadata or {})
-        size = self.primary.put(asset.key, stream, content_type=content_type, metadata=meta)
+        size = self.primary.put(
+            asset.key, stream, content_type=content_type, metadata=meta
+        )
         return asset, size
 
     def asset_id(self, asset: Asset) -> str:
@@ -109,7 +115,9 @@ class IndoxMediaState:
 
         :raises InvalidKeyPartError: garbled, forged or another user's id.
         """
-        asset = decode_asset_id(self.settings.signing_key, asset_id, user_id, self.settings.classes)
+        asset = decode_asset_id(
+            self.settings.signing_key, asset_id, user_id, self.settings.classes
+        )
         if asset.backend not in self.backends:
             raise InvalidKeyPartError("asset id names a backend that is not configured")
         return asset
@@ -132,7 +140,9 @@ class IndoxMediaState:
             asset.key, expires_in=self.settings.presign_ttl, now=self.clock()
         )
 
-    def describe(self, asset: Asset, *, resemble_url: str | None = None) -> dict[str, Any]:
+    def describe(
+        self, asset: Asset, *, resemble_url: str | None = None
+    ) -> dict[str, Any]:
         """The fields every response carries next to an asset."""
         return {
             "asset_id": self.asset_id(asset),
@@ -188,18 +198,25 @@ class IndoxMedia:
         # Validated here, not lazily, so a bad setting fails at start-up rather
         # than at the first request.
         settings = load_settings(app.config, instance_path=app.instance_path)
-        backends = {name: create_backend(settings, name) for name in settings.configured_backends}
+        backends = {
+            name: create_backend(settings, name)
+            for name in settings.configured_backends
+        }
         state = IndoxMediaState(self, settings, backends)
         app.extensions[EXTENSION_KEY] = state
         if "local" in backends:
-            app.register_blueprint(serve_blueprint(), url_prefix=settings.local_url_prefix)
+            app.register_blueprint(
+                serve_blueprint(), url_prefix=settings.local_url_prefix
+            )
         logger.info(
             "indox-media: storage backend %s (configured: %s)",
             settings.storage_backend,
             ", ".join(backends),
         )
 
-    def identity_loader(self, callback: Callable[[], str | None]) -> Callable[[], str | None]:
+    def identity_loader(
+        self, callback: Callable[[], str | None]
+    ) -> Callable[[], str | None]:
         """Register the function that returns the caller's user id (or ``None``)
         from the current request, as Flask-Login's ``user_loader``. Without one,
         every gateway route answers 401."""

@@ -185,7 +185,9 @@ class ParsedKey:
 
 def _check(value: object, what: str, pattern: re.Pattern[str], limit: int) -> str:
     if not isinstance(value, str):
-        raise InvalidKeyPartError(f"{what} must be a string, got {type(value).__name__}")
+        raise InvalidKeyPartError(
+            f"{what} must be a string, got {type(value).__name__}"
+        )
     if not value:
         raise InvalidKeyPartError(f"{what} must not be empty")
     if len(value) > limit:

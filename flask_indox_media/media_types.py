@@ -34,10 +34,17 @@ WEBP = MediaType("image/webp", "webp", "image")
 
 _AUDIO_MP4_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A "}
 _BY_CONTENT_TYPE = {
-    t.content_type.split(";")[0]: t for t in (WAV, MP3, OGG, FLAC, M4A, WEBM, MP4, PNG, JPEG, GIF, WEBP)
+    t.content_type.split(";")[0]: t
+    for t in (WAV, MP3, OGG, FLAC, M4A, WEBM, MP4, PNG, JPEG, GIF, WEBP)
 }
 _BY_CONTENT_TYPE.update(
-    {"audio/x-wav": WAV, "audio/wave": WAV, "audio/mp3": MP3, "audio/x-flac": FLAC, "audio/opus": OPUS}
+    {
+        "audio/x-wav": WAV,
+        "audio/wave": WAV,
+        "audio/mp3": MP3,
+        "audio/x-flac": FLAC,
+        "audio/opus": OPUS,
+    }
 )
 
 

@@ -93,10 +93,13 @@ class StorageBackend(ABC):
         return self.head(key) is not None
 
     @abstractmethod
-    def list(self, prefix: str, *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+    def list_objects(
+        self, prefix: str, *, start_after: str | None = None, page_size: int = 1000
+    ) -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` in key order, fetched page by page.
 
         :param start_after: resume after this key.
+        :param page_size: keys per listing request (at most 1,000 on S3 and R2).
         """
 
     @abstractmethod
@@ -126,7 +129,7 @@ class StorageBackend(ABC):
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many."""
-        return self.delete_many(info.key for info in self.list(prefix))
+        return self.delete_many(info.key for info in self.list_objects(prefix))
 
 
 def backend_class(name: str) -> type[StorageBackend]:
@@ -148,7 +151,7 @@ def backend_class(name: str) -> type[StorageBackend]:
         cls = import_string(name)
     except ImportError as exc:
         raise ConfigurationError(
-            f"INDOX_MEDIA_STORAGE_BACKEND: cannot import {name!r}: {exc}",
+            f"INDOX_MEDIA_STORAGE_BACKEND: cannot import {name!r}",
             key="INDOX_MEDIA_STORAGE_BACKEND",
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, StorageBackend)):

@@ -110,7 +110,9 @@ class LocalBackend(StorageBackend):
                     os.unlink(tmp)
                 raise
         except OSError as exc:
-            raise StorageError(f"{self.name}: put {key} failed: {exc.strerror}") from exc
+            raise StorageError(
+                f"{self.name}: put {key} failed: {exc.strerror}"
+            ) from exc
         return size
 
     def open(self, key: str) -> BinaryIO:
@@ -119,7 +121,9 @@ class LocalBackend(StorageBackend):
         except FileNotFoundError:
             raise ObjectNotFoundError(f"{self.name}: {key} not found") from None
         except OSError as exc:
-            raise StorageError(f"{self.name}: get {key} failed: {exc.strerror}") from exc
+            raise StorageError(
+                f"{self.name}: get {key} failed: {exc.strerror}"
+            ) from exc
 
     def presigned_url(
         self,
@@ -138,7 +142,9 @@ class LocalBackend(StorageBackend):
             params["response-content-type"] = ct
         if cd:
             params["response-content-disposition"] = cd
-        params["signature"] = sign(self._secret, _PURPOSE, _message(key, expires, ct, cd))
+        params["signature"] = sign(
+            self._secret, _PURPOSE, _message(key, expires, ct, cd)
+        )
         base = self.public_url
         if base is None and has_request_context():
             base = request.host_url.rstrip("/")
@@ -166,7 +172,9 @@ class LocalBackend(StorageBackend):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StorageError(f"{self.name}: head {key} failed: {exc.strerror}") from exc
+            raise StorageError(
+                f"{self.name}: head {key} failed: {exc.strerror}"
+            ) from exc
         try:
             with open(self._path(self._meta, key, ".json"), encoding="utf-8") as fh:
                 meta = json.load(fh)
@@ -180,14 +188,20 @@ class LocalBackend(StorageBackend):
             metadata=meta.get("metadata", {}),
         )
 
-    def list(self, prefix: str, *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+    def list_objects(
+        self, prefix: str, *, start_after: str | None = None, page_size: int = 1000
+    ) -> Iterator[ObjectInfo]:
+        # One walk of the deepest folder the prefix names; page_size is moot here.
+        folder = prefix.rpartition("/")[0]
+        top = self._path(self._objects, folder) if folder else self._objects
         keys: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self._objects):
+        for dirpath, _, filenames in os.walk(top):
             rel = os.path.relpath(dirpath, self._objects).replace(os.sep, "/")
             rel = "" if rel == "." else rel + "/"
-            dirnames[:] = [d for d in dirnames if (rel + d + "/").startswith(prefix[: len(rel + d + "/")])]
             keys.extend(
-                rel + f for f in filenames if not f.startswith(".tmp-") and (rel + f).startswith(prefix)
+                rel + name
+                for name in filenames
+                if not name.startswith(".tmp-") and (rel + name).startswith(prefix)
             )
         for key in sorted(keys):
             if start_after is not None and key <= start_after:
@@ -198,13 +212,18 @@ class LocalBackend(StorageBackend):
 
     def _delete_batch(self, keys: list[str]) -> None:
         for key in keys:
-            for path in (self._path(self._objects, key), self._path(self._meta, key, ".json")):
+            for path in (
+                self._path(self._objects, key),
+                self._path(self._meta, key, ".json"),
+            ):
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
-                    raise StorageError(f"{self.name}: delete {key} failed: {exc.strerror}") from exc
+                    raise StorageError(
+                        f"{self.name}: delete {key} failed: {exc.strerror}"
+                    ) from exc
 
 
 def serve_blueprint() -> Blueprint:
@@ -222,10 +241,18 @@ def serve_blueprint() -> Blueprint:
         except InvalidKeyPartError:
             valid = False
         if not valid:
-            return {"code": 403, "status": "Forbidden", "message": "URL signature is invalid or expired"}, 403
+            return {
+                "code": 403,
+                "status": "Forbidden",
+                "message": "URL signature is invalid or expired",
+            }, 403
         info = backend.head(key)
         if info is None:
-            return {"code": 404, "status": "Not Found", "message": "no such object"}, 404
+            return {
+                "code": 404,
+                "status": "Not Found",
+                "message": "no such object",
+            }, 404
         content_type = request.args.get("response-content-type") or info.content_type
         response = send_file(
             backend.file_path(key),

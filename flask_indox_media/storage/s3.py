@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
@@ -31,15 +31,30 @@ def _quote(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
-class _Counter:
-    """Counts the bytes a stream gives (boto3's upload does not return a size)."""
+class _FullReads:
+    """Reads that return ``size`` bytes unless the stream ends, and a count.
+
+    s3transfer makes one part of each read of a non-seekable stream; a socket
+    that returns short reads would give unequal parts, which R2 refuses.
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        if size is None or size < 0:
+            data = self._stream.read()
+        else:
+            chunks: list[bytes] = []
+            wanted = size
+            while wanted > 0:
+                chunk = self._stream.read(wanted)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                wanted -= len(chunk)
+            data = b"".join(chunks)
         self.count += len(data)
         return data
 
@@ -61,7 +76,9 @@ class FastPresigner:
         parts = urlsplit(probe)
         self._base = f"{parts.scheme}://{parts.netloc}"
         self._path_prefix = parts.path[: -len(_PROBE_KEY)]
-        _, _, region, service, _ = dict(parse_qsl(parts.query))["X-Amz-Credential"].split("/")
+        _, _, region, service, _ = dict(parse_qsl(parts.query))[
+            "X-Amz-Credential"
+        ].split("/")
         self._scope_tail = f"/{region}/{service}/aws4_request"
         self._region = region
         self._service = service
@@ -102,7 +119,9 @@ class FastPresigner:
         if response_content_type is not None:
             params.append(("response-content-type", response_content_type))
         if response_content_disposition is not None:
-            params.append(("response-content-disposition", response_content_disposition))
+            params.append(
+                ("response-content-disposition", response_content_disposition)
+            )
         params += [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
             ("X-Amz-Credential", f"{creds.access_key}/{day}{self._scope_tail}"),
@@ -115,9 +134,7 @@ class FastPresigner:
         encoded = [(_quote(k), _quote(v)) for k, v in params]
         query = "&".join(f"{k}={v}" for k, v in encoded)
         canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded))
-        canonical = (
-            f"GET\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
-        )
+        canonical = f"GET\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = (
             f"AWS4-HMAC-SHA256\n{stamp}\n{day}{self._scope_tail}\n"
             + hashlib.sha256(canonical.encode()).hexdigest()
@@ -134,7 +151,6 @@ class S3Backend(StorageBackend):
     The client is created lazily, once per thread and process, and dropped when
     the backend is pickled.
     """
-
 
     def __init__(
         self,
@@ -200,7 +216,7 @@ class S3Backend(StorageBackend):
             retries={"mode": "standard", "max_attempts": 4},
             connect_timeout=10,
             read_timeout=60,
-            s3={"addressing_style": self._addressing_style},
+            s3=cast(Any, {"addressing_style": self._addressing_style}),
             # boto3 >= 1.36 otherwise adds CRC checksums (and aws-chunked
             # uploads) to every call, which R2 rejects on some of them.
             request_checksum_calculation="when_required",
@@ -228,14 +244,18 @@ class S3Backend(StorageBackend):
         """This thread's boto3 S3 client."""
         return self._state().client
 
-    def _fail(self, exc: Exception, action: str, key: str | None = None) -> StorageError:
+    def _fail(
+        self, exc: Exception, action: str, key: str | None = None
+    ) -> StorageError:
         where = f"{self.bucket}/{key}" if key else self.bucket
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _NOT_FOUND:
                 return ObjectNotFoundError(f"{self.name}: {where} not found")
             return StorageError(f"{self.name}: {action} {where} failed: {code}")
-        return StorageError(f"{self.name}: {action} {where} failed: {type(exc).__name__}")
+        return StorageError(
+            f"{self.name}: {action} {where} failed: {type(exc).__name__}"
+        )
 
     def put(
         self,
@@ -245,7 +265,7 @@ class S3Backend(StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> int:
-        counter = _Counter(stream)
+        counter = _FullReads(stream)
         extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
         try:
             self.client.upload_fileobj(
@@ -308,15 +328,22 @@ class S3Backend(StorageBackend):
             metadata=response.get("Metadata") or {},
         )
 
-    def list(self, prefix: str, *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+    def list_objects(
+        self, prefix: str, *, start_after: str | None = None, page_size: int = 1000
+    ) -> Iterator[ObjectInfo]:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         if start_after:
             kwargs["StartAfter"] = start_after
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                **kwargs, PaginationConfig={"PageSize": page_size}
+            )
+            for page in pages:
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(
-                        key=item["Key"], size=int(item["Size"]), last_modified=item["LastModified"]
+                        key=item["Key"],
+                        size=int(item["Size"]),
+                        last_modified=item["LastModified"],
                     )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "list", prefix) from exc
@@ -341,7 +368,6 @@ class R2Backend(S3Backend):
     """Cloudflare R2: the S3 backend with R2's endpoint, region ``auto``, path-style
     addressing, and checksums only where an operation requires them."""
 
-
     @classmethod
     def from_config(cls, settings: Settings, name: str) -> StorageBackend:
         return cls(
@@ -356,7 +382,14 @@ class R2Backend(S3Backend):
         )
 
 
-def _transfer_options(settings: Settings) -> dict[str, int]:
+class _TransferOptions(TypedDict):
+    multipart_threshold: int
+    multipart_chunksize: int
+    max_pool_connections: int
+    upload_concurrency: int
+
+
+def _transfer_options(settings: Settings) -> _TransferOptions:
     return {
         "multipart_threshold": settings.multipart_threshold,
         "multipart_chunksize": settings.multipart_chunksize,

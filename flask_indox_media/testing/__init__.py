@@ -4,5 +4,6 @@ fake Resemble upstream."""
 from __future__ import annotations
 
 from .audio import audio_bytes, mp3_bytes, wav_bytes
+from .server import serve_wsgi
 
-__all__ = ["audio_bytes", "mp3_bytes", "wav_bytes"]
+__all__ = ["audio_bytes", "mp3_bytes", "serve_wsgi", "wav_bytes"]

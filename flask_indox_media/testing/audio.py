@@ -9,7 +9,9 @@ import struct
 import wave
 
 
-def wav_bytes(seconds: float = 1.0, *, frequency: float = 440.0, rate: int = 16000) -> bytes:
+def wav_bytes(
+    seconds: float = 1.0, *, frequency: float = 440.0, rate: int = 16000
+) -> bytes:
     """A mono 16-bit PCM WAV of a sine tone."""
     frames = int(seconds * rate)
     samples = (

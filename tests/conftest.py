@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from flask import Flask
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from flask_indox_media import IndoxMedia
+
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
+if not AUDIO_DIR.is_dir():  # a checkout with ../shared elsewhere: use the copy
+    AUDIO_DIR = Path(__file__).resolve().parent / "data" / "audio"
+
+os.environ.setdefault("AWS_CONFIG_FILE", "/nonexistent")
+os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+os.environ.pop("STORAGE_BACKEND", None)
+for _name in [k for k in os.environ if k.startswith("INDOX_MEDIA_")]:
+    del os.environ[_name]
+
+S3_CREDS = {
+    "INDOX_MEDIA_S3_ACCESS_KEY_ID": "testing",
+    "INDOX_MEDIA_S3_SECRET_ACCESS_KEY": "testing",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Clock:
+    """An injected clock: tests move time, never sleep."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 5, 1, 10, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, clock: Clock) -> Callable[..., Flask]:
+    """Build an app plus extension from a config dict."""
+
+    def factory(config: dict[str, Any] | None = None, **kwargs: Any) -> Flask:
+        app = Flask("test_app", instance_path=str(tmp_path / "instance"))
+        app.config.update(SECRET_KEY="test-secret", TESTING=True)
+        app.config.update(config or {})
+        media = IndoxMedia(clock=clock, **kwargs)
+        media.init_app(app)
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's in-process mock."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode on a loopback port: a real S3 API over HTTP."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+_bucket_counter = iter(range(1_000_000))
+
+
+def make_bucket(endpoint: str | None, region: str = "us-east-1") -> str:
+    """A fresh bucket (region ``auto`` needs moto's LocationConstraint)."""
+    name = f"bucket-{next(_bucket_counter)}-{os.getpid()}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}
+        )
+    return name
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A redis-server of the suite's own on a free port (nothing shared)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server is not installed: run ./scripts/test, which installs it"
+        )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
