@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from flask import Flask, current_app
+from flask_smorest import Api
 
 from .assets import Asset, decode_asset_id, encode_asset_id
 from .config import Settings, apply_defaults, load_settings
@@ -37,10 +38,15 @@ class IndoxMediaState:
         settings: Settings,
         backends: Mapping[str, StorageBackend],
     ) -> None:
+        from .mirror import MirrorService
+        from .upstream import UpstreamClient
+
         self.extension = extension
         self.settings = settings
         self.backends = dict(backends)
         self.clock = extension.clock
+        self.upstream = UpstreamClient(settings)
+        self.mirror = MirrorService(self)
 
     def current_user(self) -> str | None:
         """The caller's user id from the identity loader, or ``None``."""
@@ -168,12 +174,21 @@ class IndoxMedia:
 
     :param app: the app to register with now, or ``None`` to call
         :meth:`init_app` later.
+    :param api: the host's flask-smorest ``Api`` to register the gateway
+        blueprint with (initialized first). Without one, an ``Api`` is created on
+        the app, with ``API_TITLE``, ``API_VERSION`` and ``OPENAPI_VERSION``
+        defaulted.
     :param clock: returns the current aware UTC time (for tests).
     """
 
     def __init__(
-        self, app: Flask | None = None, *, clock: Callable[[], datetime] = utcnow
+        self,
+        app: Flask | None = None,
+        *,
+        api: Api | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self.api = api
         self.clock = clock
         self.identity_loader_callback: Callable[[], str | None] | None = None
         if app is not None:
@@ -189,6 +204,9 @@ class IndoxMedia:
         :raises RuntimeError: the extension is already registered on ``app``.
         :raises ConfigurationError: a key is missing or invalid (it is named).
         """
+        from .blueprint import bp as gateway_blueprint
+        from .cli import cli
+
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "IndoxMedia is already registered on this app; create one IndoxMedia "
@@ -208,6 +226,14 @@ class IndoxMedia:
             app.register_blueprint(
                 serve_blueprint(), url_prefix=settings.local_url_prefix
             )
+        api = self.api
+        if api is None:
+            app.config.setdefault("API_TITLE", "Resemble gateway")
+            app.config.setdefault("API_VERSION", "v1")
+            app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+            api = Api(app)
+        api.register_blueprint(gateway_blueprint, url_prefix=settings.url_prefix)
+        app.cli.add_command(cli)
         logger.info(
             "indox-media: storage backend %s (configured: %s)",
             settings.storage_backend,

@@ -4,6 +4,7 @@ fake Resemble upstream."""
 from __future__ import annotations
 
 from .audio import audio_bytes, mp3_bytes, wav_bytes
+from .fake_resemble import FakeResemble
 from .server import serve_wsgi
 
-__all__ = ["audio_bytes", "mp3_bytes", "serve_wsgi", "wav_bytes"]
+__all__ = ["FakeResemble", "audio_bytes", "mp3_bytes", "serve_wsgi", "wav_bytes"]

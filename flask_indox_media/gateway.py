@@ -1,0 +1,157 @@
+"""The proxy's moving parts: relaying upstream answers (rewritten when they
+carry audio), turning a caller's ``audio_url`` into bytes for Resemble, and the
+signed callback URLs substituted for the caller's own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+import requests
+from flask import Response, current_app, g, request, url_for
+
+from .exceptions import SourceRejectedError, UpstreamError
+from .extension import EXTENSION_KEY, IndoxMediaState
+from .hooks import rewrite
+from .signing import sign, verify
+from .upstream import FORWARDED_HEADERS
+
+logger = logging.getLogger("flask_indox_media")
+
+_CHUNK = 64 * 1024
+_PASSED_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Content-Disposition",
+    "Retry-After",
+)
+_CALLBACK_PURPOSE = "callback"
+#: JSON bodies larger than this are streamed through without rewriting.
+MAX_REWRITE_BYTES = 64 * 1024 * 1024
+
+
+def state() -> IndoxMediaState:
+    result: IndoxMediaState = current_app.extensions[EXTENSION_KEY]
+    return result
+
+
+def user_id() -> str:
+    """The authenticated caller (set by the blueprint's ``before_request``)."""
+    return str(g._indox_media_user)
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    """A JSON error in flask-smorest's shape (``code``, ``status``, ``message``)."""
+    body = {
+        "code": status,
+        "status": HTTPStatus(status).phrase,
+        "message": message,
+        **extra,
+    }
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def forwarded_headers() -> dict[str, str]:
+    return {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+
+
+def _stream(upstream: requests.Response) -> Iterator[bytes]:
+    try:
+        yield from upstream.iter_content(_CHUNK)
+    finally:
+        upstream.close()
+
+
+def relay(
+    upstream: requests.Response, kind: str | None, *, route_id: str | None = None
+) -> Response:
+    """The gateway's answer to an upstream response.
+
+    A successful JSON answer of an audio-bearing ``kind`` is rewritten; any
+    other answer (4xx included) passes through byte-for-byte, large bodies
+    streamed. A failure of the rewrite is logged and the original goes out.
+    """
+    headers = {h: upstream.headers[h] for h in _PASSED_HEADERS if h in upstream.headers}
+    content_type = upstream.headers.get("Content-Type", "")
+    length = upstream.headers.get("Content-Length")
+    small = length is None or (length.isdigit() and int(length) <= MAX_REWRITE_BYTES)
+    if (
+        kind is None
+        or "json" not in content_type
+        or upstream.status_code >= 300
+        or not small
+    ):
+        return Response(_stream(upstream), status=upstream.status_code, headers=headers)
+    try:
+        body = upstream.content
+    except requests.RequestException as exc:
+        raise UpstreamError("Resemble's answer was cut short", status=502) from exc
+    finally:
+        upstream.close()
+    try:
+        rewritten = rewrite(state(), body, kind, user_id(), route_id)
+    except Exception:
+        # The hook never breaks the proxied response: the caller still gets
+        # Resemble's answer, with its own URLs intact.
+        logger.exception("indox-media: rewriting a %s response failed", kind)
+        rewritten = None
+    if rewritten is not None:
+        headers.pop("Content-Length", None)
+        body = rewritten
+    return Response(body, status=upstream.status_code, headers=headers)
+
+
+def input_audio(audio_url: str) -> tuple[str, Any, str]:
+    """The bytes behind a caller's ``audio_url``, to send to Resemble as a file:
+    ``(file name, stream, content type)``.
+
+    :raises SourceRejectedError: the URL is not an allowed source.
+    """
+    fetcher = state().mirror.fetcher
+    try:
+        response = fetcher.open(audio_url)
+    except requests.RequestException as exc:
+        raise SourceRejectedError("audio_url could not be fetched") from exc
+    if response.status_code != 200:
+        response.close()
+        raise SourceRejectedError(f"audio_url answered {response.status_code}")
+    name = audio_url.split("?", 1)[0].rstrip("/").rpartition("/")[2] or "audio"
+    return (
+        name,
+        response.raw,
+        response.headers.get("Content-Type", "application/octet-stream"),
+    )
+
+
+def callback_url(original: str, kind: str) -> str:
+    """The gateway's own signed callback URL standing for ``original``."""
+    message = json.dumps([user_id(), original, kind], separators=(",", ":"))
+    body = base64.urlsafe_b64encode(message.encode()).decode().rstrip("=")
+    token = f"{body}.{sign(state().settings.signing_key, _CALLBACK_PURPOSE, message)}"
+    path = url_for("indox_media_gateway.callback", token=token)
+    base = state().settings.public_url or request.host_url.rstrip("/")
+    return base + path
+
+
+def read_callback_token(token: str) -> tuple[str, str, str] | None:
+    """``(user id, original callback URL, kind)`` of a valid token, else ``None``."""
+    try:
+        body, signature = token.split(".")
+        message = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        user, original, kind = json.loads(message)
+    except ValueError:
+        return None
+    if not verify(state().settings.signing_key, _CALLBACK_PURPOSE, message, signature):
+        return None
+    return str(user), str(original), str(kind)
+
+
+def substitute_callback(body: dict[str, Any], kind: str) -> None:
+    """Swap the caller's ``callback_uri`` for the gateway's own, in place."""
+    original = body.get("callback_uri")
+    if isinstance(original, str) and original:
+        body["callback_uri"] = callback_url(original, kind)

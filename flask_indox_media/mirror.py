@@ -1,0 +1,339 @@
+"""Mirroring: fixing an asset's key when it is first seen, and copying its bytes
+into the bucket, in an RQ job (or in-process when no Redis is configured)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from .assets import Asset
+from .exceptions import (
+    AssetTooLargeError,
+    IndoxMediaError,
+    SourceRejectedError,
+    StorageError,
+    UnsupportedMediaError,
+    UpstreamError,
+)
+from .fetch import Fetcher, HostPolicy, response_stream
+from .media_types import MediaType
+from .signals import asset_mirrored, mirror_failed
+
+if TYPE_CHECKING:
+    from .extension import IndoxMediaState
+    from .hooks import Found
+
+logger = logging.getLogger("flask_indox_media")
+
+_AUDIO_EXTENSIONS = {"wav", "mp3", "ogg", "opus", "flac", "m4a", "webm", "mp4", "aac"}
+_MAX_SOURCE_METADATA = 1024
+
+
+def job_id(backend: str, key: str) -> str:
+    """The deterministic RQ job id of the mirror of ``key`` (letters, digits, ``-``)."""
+    return (
+        "indox-mirror-" + hashlib.sha256(f"{backend}|{key}".encode()).hexdigest()[:40]
+    )
+
+
+def guess_extension(url: str) -> str:
+    """The extension a URL's path names, if audio; else ``wav`` (the content
+    type is still sniffed from the bytes when they arrive)."""
+    suffix = urlsplit(url).path.rpartition(".")[2].lower()
+    return suffix if suffix in _AUDIO_EXTENSIONS else "wav"
+
+
+def _source_metadata(url: str) -> str:
+    return (
+        url
+        if len(url) <= _MAX_SOURCE_METADATA and url.isascii()
+        else url.split("?", 1)[0][:_MAX_SOURCE_METADATA]
+    )
+
+
+class KeyIndex:
+    """Which key an upstream asset got when first seen: Redis ``SET NX`` shared
+    by every process, or a dict (development without Redis, one process)."""
+
+    def __init__(self, redis: Redis | None) -> None:
+        self._redis = redis
+        self._memory: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, identity: str, value: str, ttl: int | None) -> str:
+        """``value`` if ``identity`` is new, else the value it got first."""
+        if self._redis is None:
+            with self._lock:
+                return self._memory.setdefault(identity, value)
+        name = f"indox-media:asset:{identity}"
+        if self._redis.set(name, value, nx=True, ex=ttl):
+            return value
+        stored = self._redis.get(name)
+        if stored is None:
+            return value
+        return stored.decode() if isinstance(stored, bytes) else str(stored)
+
+
+class MirrorService:
+    """The mirroring side of one app's state."""
+
+    def __init__(self, state: IndoxMediaState) -> None:
+        self._state = state
+        settings = state.settings
+        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.queue = (
+            Queue(settings.queue, connection=self.redis)
+            if self.redis is not None
+            else None
+        )
+        self.index = KeyIndex(self.redis)
+        self.fetcher = Fetcher(
+            HostPolicy(settings.source_hosts),
+            timeout=(settings.upstream_connect_timeout, settings.upstream_read_timeout),
+        )
+        if self.queue is None:
+            logger.warning(
+                "indox-media: INDOX_MEDIA_REDIS_URL is not set, so assets are mirrored "
+                "in-process before each response returns. This is for development, "
+                "not for production."
+            )
+
+    def __repr__(self) -> str:
+        return f"<MirrorService queue={self.queue.name if self.queue else None!r}>"
+
+    def claim(self, item: Found, user_id: str, route_id: str | None) -> Asset:
+        """The asset ``item`` is stored as: a new key, or the one its upstream
+        identity got when first seen (so repeated polls give one object)."""
+        state = self._state
+        ext = (
+            item.media_type.extension
+            if item.media_type
+            else guess_extension(item.value)
+        )
+        fresh = state.new_asset(item.rule.asset_class, user_id, ext)
+        identity = item.identity(user_id, route_id)
+        if identity is None:
+            return fresh
+        days = state.settings.classes[item.rule.asset_class].retention_days
+        ttl = (days + 1) * 86400 if days is not None else None
+        backend, _, key = self.index.claim(
+            identity, f"{fresh.backend}|{fresh.key}", ttl
+        ).partition("|")
+        return Asset(state.settings.classes.parse(key), backend)
+
+    def _metadata(self, asset: Asset, source_url: str | None) -> dict[str, str]:
+        meta = {
+            "user-id": asset.user_id,
+            "asset-class": asset.asset_class,
+            "request-id": asset.parsed.request_id,
+        }
+        if source_url:
+            meta["source-url"] = _source_metadata(source_url)
+        return meta
+
+    def store_inline(self, asset: Asset, item: Found) -> None:
+        """Upload decoded inline audio now (the bytes are already in hand)."""
+        assert item.data is not None and item.media_type is not None
+        self._store(asset, io.BytesIO(item.data), item.media_type, None)
+
+    def _store(
+        self, asset: Asset, stream: Any, media_type: MediaType, source_url: str | None
+    ) -> dict[str, Any]:
+        backend = self._state.backends[asset.backend]
+        start = time.perf_counter()
+        size = backend.put(
+            asset.key,
+            stream,
+            content_type=media_type.content_type,
+            metadata=self._metadata(asset, source_url),
+        )
+        seconds = time.perf_counter() - start
+        asset_mirrored.send(
+            self._state,
+            key=asset.key,
+            asset_class=asset.asset_class,
+            size=size,
+            seconds=seconds,
+            skipped=False,
+        )
+        logger.info(
+            "indox-media: mirrored %s (%d bytes, %.3fs)", asset.key, size, seconds
+        )
+        return {
+            "key": asset.key,
+            "size": size,
+            "content_type": media_type.content_type,
+            "skipped": False,
+        }
+
+    def schedule(self, asset: Asset, source_url: str) -> None:
+        """Mirror ``source_url`` into ``asset``: a unique RQ job, or in-process
+        (errors logged) without Redis."""
+        kwargs = {"backend": asset.backend, "key": asset.key, "source_url": source_url}
+        if self.queue is None:
+            try:
+                self.mirror_url(**kwargs)
+            except IndoxMediaError:
+                logger.warning("indox-media: in-process mirror of %s failed", asset.key)
+            return
+        from . import jobs
+
+        settings = self._state.settings
+        retries = settings.job_retries
+        try:
+            self.queue.enqueue(
+                jobs.mirror_url,
+                kwargs=kwargs,
+                job_id=job_id(asset.backend, asset.key),
+                unique=True,
+                retry=Retry(max=len(retries), interval=list(retries))
+                if retries
+                else None,
+                job_timeout=settings.job_timeout,
+                failure_ttl=settings.failure_ttl,
+                result_ttl=3600,
+                description=f"mirror {asset.key}",
+            )
+        except DuplicateJobError:
+            pass  # already queued, running, or done: one object either way
+
+    def mirror_url(self, backend: str, key: str, source_url: str) -> dict[str, Any]:
+        """Download ``source_url`` and store it at ``key`` unless it is there.
+
+        :raises SourceRejectedError: the URL may not be fetched (no retry helps).
+        :raises UnsupportedMediaError: the bytes are not audio.
+        :raises AssetTooLargeError: over ``INDOX_MEDIA_MAX_ASSET_BYTES``.
+        :raises StorageError: the upload failed.
+        """
+        state = self._state
+        asset = Asset(state.settings.classes.parse(key), backend)
+        target = state.backends[backend]
+        if target.exists(key):
+            asset_mirrored.send(
+                state,
+                key=key,
+                asset_class=asset.asset_class,
+                size=0,
+                seconds=0.0,
+                skipped=True,
+            )
+            return {"key": key, "skipped": True}
+        try:
+            with self.fetcher.open(source_url) as response:
+                if response.status_code != 200:
+                    raise StorageError(f"source answered {response.status_code}")
+                stream = response_stream(response, state.settings.max_asset_bytes)
+                media_type = stream.media_type
+                allowed = (
+                    ("audio", "video", "image")
+                    if asset.asset_class == "watermark"
+                    else ("audio",)
+                )
+                if media_type is None or media_type.kind not in allowed:
+                    raise UnsupportedMediaError("the source is not audio")
+                return self._store(asset, stream, media_type, source_url)
+        except (
+            SourceRejectedError,
+            UnsupportedMediaError,
+            AssetTooLargeError,
+            StorageError,
+        ) as exc:
+            self._failed(asset, exc)
+            raise
+        except requests.RequestException as exc:
+            self._failed(asset, exc)
+            raise StorageError(f"download failed: {type(exc).__name__}") from exc
+
+    def _failed(self, asset: Asset, exc: Exception) -> None:
+        logger.warning(
+            "indox-media: mirror of %s failed: %s", asset.key, type(exc).__name__
+        )
+        mirror_failed.send(
+            self._state,
+            key=asset.key,
+            asset_class=asset.asset_class,
+            error=type(exc).__name__,
+        )
+
+    def status(self, asset: Asset) -> str:
+        """``mirrored``, ``failed`` (its job failed for good) or ``pending``."""
+        if self._state.locate(asset) is not None:
+            return "mirrored"
+        if self.redis is not None:
+            try:
+                job = Job.fetch(job_id(asset.backend, asset.key), connection=self.redis)
+            except NoSuchJobError:
+                return "pending"
+            if job.get_status() == JobStatus.FAILED:
+                return "failed"
+        return "pending"
+
+    def deliver_callback(
+        self, body: bytes, kind: str, user_id: str, original: str
+    ) -> bytes:
+        """Mirror the audio of Resemble's callback ``body`` and forward the
+        rewritten payload to the caller's ``original`` URL (in a job with
+        retries; https and public addresses only, unless listed ``host:port``).
+
+        :returns: the payload forwarded.
+        """
+        from .hooks import rewrite
+
+        try:
+            payload = rewrite(self._state, body, kind, user_id) or body
+        except Exception:
+            logger.exception("indox-media: rewriting a callback failed")
+            payload = body
+        if self.queue is None:
+            try:
+                self.forward(original, payload.decode())
+            except (IndoxMediaError, requests.RequestException) as exc:
+                logger.warning(
+                    "indox-media: forwarding a callback failed: %s", type(exc).__name__
+                )
+            return payload
+        from . import jobs
+
+        retries = self._state.settings.job_retries
+        self.queue.enqueue(
+            jobs.forward_callback,
+            kwargs={"url": original, "body": payload.decode()},
+            retry=Retry(max=len(retries), interval=list(retries)) if retries else None,
+            job_timeout=self._state.settings.job_timeout,
+            failure_ttl=self._state.settings.failure_ttl,
+            description="forward a callback",
+        )
+        return payload
+
+    def forward(self, url: str, body: str) -> int:
+        """POST ``body`` to the caller's callback ``url``; returns the status.
+
+        :raises SourceRejectedError: the URL is not https on a public address.
+        :raises UpstreamError: the receiver answered with an error.
+        """
+        fetcher = Fetcher(
+            HostPolicy(self._state.settings.source_hosts, any_public_host=True),
+            timeout=self.fetcher.timeout,
+        )
+        with fetcher.open(
+            url,
+            method="POST",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            if response.status_code >= 400:
+                raise UpstreamError(
+                    f"the callback receiver answered {response.status_code}"
+                )
+            return response.status_code
