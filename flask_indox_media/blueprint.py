@@ -442,10 +442,9 @@ def native(path: str) -> Response:
                 gateway.substitute_callback(body, "clip_callback")
                 kw["json"] = body
         if "json" not in kw:
-            kw["data"] = request.stream
+            # Streamed as it arrives (multipart included), with its length.
+            kw["data"] = gateway.SizedStream(request.stream, request.content_length)
             headers["Content-Type"] = request.content_type or "application/octet-stream"
-            if request.content_length is not None:
-                headers["Content-Length"] = str(request.content_length)
     upstream = state().upstream
     response = upstream.request(
         request.method, upstream.v2_url(path), headers=headers, **kw

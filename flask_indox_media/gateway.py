@@ -55,6 +55,19 @@ def error(status: int, message: str, **extra: Any) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
+class SizedStream:
+    """A request body stream that tells ``requests`` its length, so it is sent
+    with ``Content-Length`` rather than chunked."""
+
+    def __init__(self, stream: Any, length: int | None) -> None:
+        self._stream = stream
+        self.len = length or 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size)
+        return data
+
+
 def forwarded_headers() -> dict[str, str]:
     return {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
 

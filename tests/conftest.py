@@ -166,3 +166,85 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def redis_db(redis_url: str) -> Iterator[str]:
+    """The suite's own Redis, flushed before and after the test."""
+    from redis import Redis
+
+    conn = Redis.from_url(redis_url)
+    conn.flushall()
+    try:
+        yield redis_url
+    finally:
+        conn.flushall()
+        conn.close()
+
+
+@pytest.fixture
+def fake() -> Any:
+    from flask_indox_media.testing import FakeResemble
+
+    return FakeResemble()
+
+
+@pytest.fixture
+def upstream(fake: Any) -> Iterator[str]:
+    """The fake Resemble, over real HTTP on a loopback port."""
+    from flask_indox_media.testing import serve_wsgi
+
+    with serve_wsgi(fake.app) as url:
+        yield url
+
+
+API_KEYS = {"key-a": "alice", "key-b": "bob"}
+ALICE = {"Authorization": "Bearer key-a"}
+BOB = {"Authorization": "Bearer key-b"}
+
+
+def gateway_config(upstream: str) -> dict[str, Any]:
+    from flask_indox_media.testing.fake_resemble import DEFAULT_KEY
+
+    return {
+        "SECRET_KEY": "test-secret",
+        "API_KEYS": API_KEYS,
+        "INDOX_MEDIA_RESEMBLE_API_KEY": DEFAULT_KEY,
+        "INDOX_MEDIA_RESEMBLE_BASE_URL": upstream + "/api/",
+        "INDOX_MEDIA_RESEMBLE_SYNTH_URL": upstream + "/",
+        "INDOX_MEDIA_SOURCE_HOSTS": "127.0.0.1:" + upstream.rsplit(":", 1)[1],
+    }
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path, upstream: str) -> Callable[..., Flask]:
+    """The example app in front of the fake upstream (local backend by default)."""
+    from example_app import create_app
+
+    def factory(config: dict[str, Any] | None = None) -> Flask:
+        return create_app(
+            {
+                **gateway_config(upstream),
+                "INDOX_MEDIA_LOCAL_ROOT": str(tmp_path / "media"),
+                "TESTING": True,
+                **(config or {}),
+            }
+        )
+
+    return factory
+
+
+@pytest.fixture
+def gateway(make_gateway: Callable[..., Flask]) -> Flask:
+    return make_gateway()
+
+
+def work(app: Flask) -> None:
+    """Run the app's queue to empty with a real RQ worker (in this process)."""
+    from rq import SimpleWorker
+
+    state = app.extensions["indox_media"]
+    with app.app_context():
+        SimpleWorker([state.mirror.queue], connection=state.mirror.redis).work(
+            burst=True
+        )
