@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 from flask import Flask, current_app
 from flask_smorest import Api
 
+from . import metrics
 from .assets import Asset, decode_asset_id, encode_asset_id
 from .config import Settings, apply_defaults, load_settings
 from .exceptions import InvalidKeyPartError, ObjectNotFoundError
@@ -234,6 +235,7 @@ class IndoxMedia:
             api = Api(app)
         api.register_blueprint(gateway_blueprint, url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
+        metrics.install()
         logger.info(
             "indox-media: storage backend %s (configured: %s)",
             settings.storage_backend,

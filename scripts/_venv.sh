@@ -10,7 +10,11 @@ fi
 extras=$(IFS=,; echo "$*")
 stamp=".venv/.installed-${extras:-base}"
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+  echo "installing into .venv (log: .venv/pip.log)..."
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e ".${extras:+[$extras]}"; } >.venv/pip.log 2>&1; then
+    tail -30 .venv/pip.log
+    exit 1
+  fi
   touch "$stamp"
 fi

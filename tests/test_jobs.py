@@ -1,0 +1,295 @@
+"""Mirroring through a real Redis and real RQ workers, and the official SDK end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from flask_indox_media.mirror import job_id
+from flask_indox_media.testing import serve_wsgi
+from tests.conftest import ALICE, make_bucket, work
+
+P = "/api/v1/resemble"
+
+
+@pytest.fixture
+def queued(make_gateway: Callable[..., Flask], redis_db: str) -> Flask:
+    return make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": [1, 2]}
+    )
+
+
+def queue_of(app: Flask) -> Queue:
+    queue: Queue = app.extensions["indox_media"].mirror.queue
+    return queue
+
+
+def test_mirrors_run_in_a_worker(queued: Flask, fake: Any) -> None:
+    client = queued.test_client()
+    item = client.post(
+        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
+    ).get_json()["item"]
+    state = queued.extensions["indox_media"]
+    key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+    assert not state.primary.exists(key)  # presigned before the object exists
+    assert queue_of(queued).count == 1
+    job = queue_of(queued).jobs[0]
+    assert job.id == job_id("local", key)
+    assert job.retries_left == 2 and job.retry_intervals == [1, 2]
+    assert job.timeout == 600 and job.failure_ttl == 7 * 24 * 3600
+    assert job.kwargs == {
+        "backend": "local",
+        "key": key,
+        "source_url": item["resemble_url"],
+    }
+    work(queued)
+    info = state.primary.head(key)
+    assert info is not None and info.content_type == "audio/wav"
+    assert info.metadata["user-id"] == "alice" and info.metadata["asset-class"] == "tts"
+    assert info.metadata["source-url"] == item["resemble_url"]
+    with client.get(item["audio_url"]) as response:
+        assert response.data == fake.files[item["resemble_url"].rsplit("/", 1)[1]][0]
+
+
+def test_repeated_polls_enqueue_one_job_and_store_one_object(
+    queued: Flask, fake: Any
+) -> None:
+    client = queued.test_client()
+    src = client.post(
+        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
+    )
+    work(queued)
+    job = client.post(
+        f"{P}/enhance",
+        json={"audio_url": src.get_json()["item"]["audio_src"]},
+        headers=ALICE,
+    )
+    enh = job.get_json()["uuid"]
+    client.get(f"{P}/enhance/{enh}", headers=ALICE)
+    polls = [
+        client.get(f"{P}/enhance/{enh}", headers=ALICE).get_json() for _ in range(3)
+    ]
+    assert len({p["asset_id"] for p in polls}) == 1
+    assert queue_of(queued).count == 1  # unique job id: the later polls add none
+    work(queued)
+    polls.append(client.get(f"{P}/enhance/{enh}", headers=ALICE).get_json())
+    assert len({p["asset_id"] for p in polls}) == 1
+    work(queued)  # a job that finds its object does nothing
+    backend = queued.extensions["indox_media"].primary
+    assert len(list(backend.list_objects("audio-jobs/alice/"))) == 1
+
+
+def test_a_failing_mirror_retries_then_stays_visible(
+    make_gateway: Callable[..., Flask], redis_db: str, fake: Any
+) -> None:
+    app = make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": []}
+    )
+    client = app.test_client()
+    item = client.post(
+        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
+    ).get_json()["item"]
+    name = item["resemble_url"].rsplit("/", 1)[1]
+    saved = fake.files.pop(name)  # the upstream file is gone: 404
+    work(app)
+    registry = FailedJobRegistry(queue=queue_of(app))
+    key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+    assert registry.get_job_ids() == [job_id("local", key)]
+    state = app.extensions["indox_media"]
+    assert not state.primary.exists(key)
+    fake.files[name] = saved  # it is back: re-run the failed job
+    registry.requeue(job_id("local", key))
+    work(app)
+    assert state.primary.exists(key)
+    assert registry.get_job_ids() == []
+
+
+def test_retries_are_scheduled_with_backoff(
+    make_gateway: Callable[..., Flask], redis_db: str, fake: Any
+) -> None:
+    app = make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": [30]}
+    )
+    client = app.test_client()
+    item = client.post(
+        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
+    ).get_json()["item"]
+    fake.files.clear()
+    work(app)
+    key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+    job = Job.fetch(
+        job_id("local", key), connection=app.extensions["indox_media"].mirror.redis
+    )
+    assert job.get_status() == "scheduled" and job.retries_left == 0
+
+
+def test_cli_worker_burst(queued: Flask) -> None:
+    client = queued.test_client()
+    item = client.post(
+        f"{P}/tts/synthesize", json={"voice_uuid": "v", "text": "x"}, headers=ALICE
+    )
+    assert item.status_code == 200
+    client.post(
+        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
+    )
+    assert (
+        queue_of(queued).count == 1
+    )  # inline audio is stored in the request, URLs queued
+    result = queued.test_cli_runner().invoke(args=["indox-media", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert queue_of(queued).count == 0
+    assert (
+        len(list(queued.extensions["indox_media"].primary.list_objects("tts/alice/")))
+        == 2
+    )
+
+
+def test_cli_worker_without_redis(gateway: Flask) -> None:
+    result = gateway.test_cli_runner().invoke(args=["indox-media", "worker", "--burst"])
+    assert result.exit_code != 0 and "INDOX_MEDIA_REDIS_URL" in result.output
+
+
+class Receiver:
+    """The caller's own callback endpoint."""
+
+    def __init__(self) -> None:
+        self.payloads: list[Any] = []
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        import json
+
+        self.payloads.append(
+            json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        )
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    app = Receiver()
+    with serve_wsgi(app) as url:
+        yield app, url
+
+
+def test_async_clip_callback_is_mirrored_and_forwarded(
+    make_gateway: Callable[..., Flask],
+    redis_db: str,
+    fake: Any,
+    upstream: str,
+    receiver: tuple[Receiver, str],
+) -> None:
+    got, receiver_url = receiver
+    hosts = ",".join(
+        "127.0.0.1:" + u.rsplit(":", 1)[1] for u in (upstream, receiver_url)
+    )
+    app = make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_SOURCE_HOSTS": hosts}
+    )
+    with serve_wsgi(app) as gateway_url:
+        created = requests.post(
+            f"{gateway_url}{P}/projects/p1/clips",
+            json={
+                "voice_uuid": "v",
+                "body": "later",
+                "callback_uri": receiver_url + "/hook",
+            },
+            headers=ALICE,
+            timeout=10,
+        ).json()["item"]
+        assert "audio_url" not in created  # no audio yet
+        sent_callback = fake.pending_callbacks[0][0]
+        assert sent_callback.startswith(gateway_url + P + "/callbacks/")
+        assert "hook" not in sent_callback  # the caller's URL is not shown to Resemble
+        assert fake.deliver_callbacks() == [200]
+        forged = requests.post(sent_callback[:-3] + "abc", json={}, timeout=5)
+        assert forged.status_code == 404
+        work(app)
+    assert len(got.payloads) == 1
+    payload = got.payloads[0]
+    assert payload["id"] == created["uuid"] and payload["asset_class"] == "tts"
+    assert payload["resemble_url"] == payload["url"]
+    key = payload["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+    assert app.extensions["indox_media"].primary.exists(key)
+
+
+def test_callbacks_are_not_forwarded_to_private_addresses(
+    make_gateway: Callable[..., Flask],
+    redis_db: str,
+    fake: Any,
+    receiver: tuple[Receiver, str],
+) -> None:
+    got, receiver_url = receiver
+    app = make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": []}
+    )
+    with serve_wsgi(app) as gateway_url:
+        requests.post(
+            f"{gateway_url}{P}/projects/p1/clips",
+            json={
+                "voice_uuid": "v",
+                "body": "later",
+                "callback_uri": receiver_url + "/hook",
+            },
+            headers=ALICE,
+            timeout=10,
+        )
+        fake.deliver_callbacks()
+        work(app)
+    assert got.payloads == []  # http on loopback, not listed: refused
+    failed = FailedJobRegistry(queue=queue_of(app))
+    assert len(failed.get_job_ids()) == 1
+
+
+def test_official_sdk_end_to_end_over_http(
+    make_gateway: Callable[..., Flask], redis_db: str, moto_endpoint: str, fake: Any
+) -> None:
+    """The resemble SDK, unchanged, through the gateway; R2 is moto in server mode."""
+    from resemble import Resemble
+
+    bucket = make_bucket(moto_endpoint, region="auto")
+    app = make_gateway(
+        {
+            "INDOX_MEDIA_REDIS_URL": redis_db,
+            "INDOX_MEDIA_STORAGE_BACKEND": "r2",
+            "INDOX_MEDIA_R2_ENDPOINT_URL": moto_endpoint,
+            "INDOX_MEDIA_R2_BUCKET": bucket,
+            "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
+            "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
+        }
+    )
+    with serve_wsgi(app) as gateway_url:
+        Resemble.api_key("key-a")
+        Resemble.base_url(f"{gateway_url}{P}/")
+        response = Resemble.v2.clips.create_sync(
+            "proj-1", "voice-1", "Hello from the SDK"
+        )
+        item = response["item"]
+        assert response["success"] is True and item["asset_class"] == "tts"
+        assert item["audio_url"].startswith(f"{moto_endpoint}/{bucket}/tts/alice/")
+        assert requests.get(item["audio_url"], timeout=10).status_code == 404  # not yet
+        work(app)
+        mirrored = requests.get(item["audio_url"], timeout=10)
+        assert mirrored.status_code == 200
+        assert mirrored.headers["Content-Type"] == "audio/wav"
+        assert mirrored.content == fake.files[item["resemble_url"].rsplit("/", 1)[1]][0]
+        fetched = Resemble.v2.clips.get("proj-1", item["uuid"])
+        assert fetched["item"]["asset_id"] == item["asset_id"]
+        Resemble.direct_syn_server_url(f"{gateway_url}{P}/synthesize")
+        direct = Resemble.v2.clips.create_direct(
+            "proj-1", "voice-1", "Direct", output_format="mp3"
+        )
+        assert direct["asset_class"] == "tts"
+        assert (
+            requests.get(direct["audio_url"], timeout=10).headers["Content-Type"]
+            == "audio/mpeg"
+        )
