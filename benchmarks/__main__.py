@@ -6,12 +6,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import storage
+from . import gateway, storage
 from .common import machine
 
 SECTIONS = {
     "presign": storage.presign,
     "uploads": storage.uploads,
+    "hook": gateway.hook_latency,
+    "mirror": gateway.mirror_throughput,
+    "visible": gateway.enqueue_to_visible,
+    "inline": gateway.inline_decision,
 }
 
 

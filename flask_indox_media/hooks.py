@@ -187,11 +187,11 @@ def rewrite(
     found = extract(payload, kind)
     if not found:
         return None
-    for item in found:
+    claimed = state.mirror.claim(found, user_id, route_id)
+    for item, (asset, new) in zip(found, claimed, strict=True):
         asset_detected.send(
             state, kind=kind, asset_class=item.rule.asset_class, user_id=user_id
         )
-        asset = state.mirror.claim(item, user_id, route_id)
         fields = state.describe(
             asset, resemble_url=None if item.rule.inline else item.value
         )
@@ -200,7 +200,9 @@ def rewrite(
             state.mirror.store_inline(asset, item)
             if state.settings.strip_inline_audio:
                 del container[item.field]
-        else:
+        elif new:
+            # Seen before: its job was enqueued then (a failure of it stays in
+            # RQ's failed registry, to re-run).
             state.mirror.schedule(asset, item.value)
         container.update(fields)
     return json.dumps(payload).encode()

@@ -71,18 +71,30 @@ class KeyIndex:
         self._memory: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def claim(self, identity: str, value: str, ttl: int | None) -> str:
-        """``value`` if ``identity`` is new, else the value it got first."""
+    def claim(self, claims: list[tuple[str, str, int | None]]) -> list[tuple[str, bool]]:
+        """For each ``(identity, value, ttl)``: ``(value, True)`` if the identity
+        is new, else ``(the value it got first, False)``. Two round trips to
+        Redis at most, whatever the number of claims."""
         if self._redis is None:
             with self._lock:
-                return self._memory.setdefault(identity, value)
-        name = f"indox-media:asset:{identity}"
-        if self._redis.set(name, value, nx=True, ex=ttl):
-            return value
-        stored = self._redis.get(name)
-        if stored is None:
-            return value
-        return stored.decode() if isinstance(stored, bytes) else str(stored)
+                return [
+                    (self._memory.setdefault(i, v), self._memory[i] == v) for i, v, _ in claims
+                ]
+        names = [f"indox-media:asset:{identity}" for identity, _, _ in claims]
+        pipe = self._redis.pipeline(transaction=False)
+        for name, (_, value, ttl) in zip(names, claims, strict=True):
+            pipe.set(name, value, nx=True, ex=ttl)
+        created = pipe.execute()
+        taken = [name for name, ok in zip(names, created, strict=True) if not ok]
+        stored = dict(zip(taken, self._redis.mget(taken), strict=True)) if taken else {}
+        out = []
+        for name, ok, (_, value, _) in zip(names, created, claims, strict=True):
+            first = stored.get(name)
+            if ok or first is None:
+                out.append((value, bool(ok)))
+            else:
+                out.append((first.decode() if isinstance(first, bytes) else str(first), False))
+        return out
 
 
 class MirrorService:
@@ -112,25 +124,36 @@ class MirrorService:
     def __repr__(self) -> str:
         return f"<MirrorService queue={self.queue.name if self.queue else None!r}>"
 
-    def claim(self, item: Found, user_id: str, route_id: str | None) -> Asset:
-        """The asset ``item`` is stored as: a new key, or the one its upstream
-        identity got when first seen (so repeated polls give one object)."""
+    def claim(
+        self, found: list[Found], user_id: str, route_id: str | None
+    ) -> list[tuple[Asset, bool]]:
+        """The asset each found item is stored as, and whether it is new: a new
+        key, or the one its upstream identity got when first seen (so repeated
+        polls give one object and one job)."""
         state = self._state
-        ext = (
-            item.media_type.extension
-            if item.media_type
-            else guess_extension(item.value)
-        )
-        fresh = state.new_asset(item.rule.asset_class, user_id, ext)
-        identity = item.identity(user_id, route_id)
-        if identity is None:
-            return fresh
-        days = state.settings.classes[item.rule.asset_class].retention_days
-        ttl = (days + 1) * 86400 if days is not None else None
-        backend, _, key = self.index.claim(
-            identity, f"{fresh.backend}|{fresh.key}", ttl
-        ).partition("|")
-        return Asset(state.settings.classes.parse(key), backend)
+        classes = state.settings.classes
+        results: list[tuple[Asset, bool] | None] = []
+        claims: list[tuple[str, str, int | None]] = []
+        for item in found:
+            ext = item.media_type.extension if item.media_type else guess_extension(item.value)
+            fresh = state.new_asset(item.rule.asset_class, user_id, ext)
+            identity = item.identity(user_id, route_id)
+            if identity is None:
+                results.append((fresh, True))
+                continue
+            days = classes[item.rule.asset_class].retention_days
+            ttl = (days + 1) * 86400 if days is not None else None
+            claims.append((identity, f"{fresh.backend}|{fresh.key}", ttl))
+            results.append(None)
+        claimed = iter(self.index.claim(claims) if claims else [])
+        out = []
+        for result in results:
+            if result is None:
+                value, new = next(claimed)
+                backend, _, key = value.partition("|")
+                result = (Asset(classes.parse(key), backend), new)
+            out.append(result)
+        return out
 
     def _metadata(self, asset: Asset, source_url: str | None) -> dict[str, str]:
         meta = {
