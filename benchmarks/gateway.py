@@ -88,6 +88,10 @@ def _upstream_response(body: bytes) -> requests.Response:
     return response
 
 
+def _relaying(bodies: list[bytes], kind: str | None) -> Callable[[int], object]:
+    return lambda i: relay(_upstream_response(bodies[i]), kind).get_data()
+
+
 def _timed(app: Flask, fn: Callable[[int], object], n: int) -> list[float]:
     samples = []
     with app.test_request_context():
@@ -164,12 +168,8 @@ def hook_latency(lines: list[str]) -> None:
         for name, (kind, make) in cases.items():
             n = 300 if "100" not in name else 60
             bodies = [json.dumps(make(i)).encode() for i in range(n)]
-            plain = _timed(
-                app, lambda i: relay(_upstream_response(bodies[i]), None).get_data(), n
-            )
-            hooked = _timed(
-                app, lambda i: relay(_upstream_response(bodies[i]), kind).get_data(), n
-            )
+            plain = _timed(app, _relaying(bodies, None), n)
+            hooked = _timed(app, _relaying(bodies, kind), n)
             p = {
                 q: (percentile(plain, q) * 1e3, percentile(hooked, q) * 1e3)
                 for q in (50, 99)
