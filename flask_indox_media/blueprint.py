@@ -128,9 +128,13 @@ def _call(
     kind: str | None, method: str, path: str, *, route_id: str | None = None, **kw: Any
 ) -> Response:
     upstream = state().upstream
-    response = upstream.request(
-        method, upstream.v2_url(path), headers=gateway.forwarded_headers(), **kw
-    )
+    try:
+        response = upstream.request(
+            method, upstream.v2_url(path), headers=gateway.forwarded_headers(), **kw
+        )
+    finally:
+        for _, stream, _ in (kw.get("files") or {}).values():
+            stream.close()
     return relay(response, kind, route_id=route_id)
 
 
@@ -282,7 +286,7 @@ def promote_candidate(args: dict[str, Any], design_uuid: str) -> Response:
 @bp.route("/stt", methods=["POST"])
 @bp.arguments(SttArgs)
 def create_stt(args: dict[str, Any]) -> Response:
-    body = {**args, "url": args.pop("audio_url")}
+    body = {**args, "url": gateway.input_url(args.pop("audio_url"))}
     if "callback_uri" in body:
         body["callback_url"] = body.pop("callback_uri")
     return _call("stt", "POST", "speech-to-text", json=body)
@@ -330,7 +334,7 @@ def get_edit(job_id: str) -> Response:
 @bp.route("/watermark/apply", methods=["POST"])
 @bp.arguments(AudioArgs)
 def apply_watermark(args: dict[str, Any]) -> Response:
-    body = {**args, "url": args.pop("audio_url")}
+    body = {**args, "url": gateway.input_url(args.pop("audio_url"))}
     return _call("watermark", "POST", "watermark/apply", json=body)
 
 
@@ -344,7 +348,7 @@ def get_watermark(job_id: str) -> Response:
 @bp.route("/watermark/detect", methods=["POST"])
 @bp.arguments(AudioArgs)
 def detect_watermark(args: dict[str, Any]) -> Response:
-    body = {**args, "url": args.pop("audio_url")}
+    body = {**args, "url": gateway.input_url(args.pop("audio_url"))}
     return _call(None, "POST", "watermark/detect", json=body)
 
 
@@ -450,3 +454,6 @@ def native(path: str) -> Response:
         request.method, upstream.v2_url(path), headers=headers, **kw
     )
     return relay(response, kind, route_id=route_id)
+
+
+from . import media_routes  # noqa: E402,F401  (registers the uploads and media routes)

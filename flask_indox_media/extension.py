@@ -148,13 +148,20 @@ class IndoxMediaState:
         )
 
     def describe(
-        self, asset: Asset, *, resemble_url: str | None = None
+        self,
+        asset: Asset,
+        *,
+        resemble_url: str | None = None,
+        backend: StorageBackend | None = None,
     ) -> dict[str, Any]:
-        """The fields every response carries next to an asset."""
+        """The fields every response carries next to an asset.
+
+        :param backend: the backend to presign from (default: the asset's).
+        """
         return {
             "asset_id": self.asset_id(asset),
             "asset_class": asset.asset_class,
-            "audio_url": self.presign(asset),
+            "audio_url": self.presign(asset, backend),
             "expires_at": isoformat_z(asset.expires_at),
             "resemble_url": resemble_url,
         }

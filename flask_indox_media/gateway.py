@@ -9,15 +9,18 @@ import json
 import logging
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 from flask import Response, current_app, g, request, url_for
+from flask_smorest import abort
 
-from .exceptions import SourceRejectedError, UpstreamError
+from .assets import Asset
+from .exceptions import InvalidKeyPartError, SourceRejectedError, UpstreamError
 from .extension import EXTENSION_KEY, IndoxMediaState
 from .hooks import rewrite
 from .signing import sign, verify
+from .storage.base import StorageBackend
 from .upstream import FORWARDED_HEADERS
 
 logger = logging.getLogger("flask_indox_media")
@@ -66,6 +69,12 @@ class SizedStream:
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._stream.read(size)
         return data
+
+
+def fail(status: int, message: str, **extra: Any) -> NoReturn:
+    """Abort with flask-smorest's JSON error (typed for the checker)."""
+    abort(status, message=message, **extra)
+    raise AssertionError("abort returned")  # pragma: no cover
 
 
 def forwarded_headers() -> dict[str, str]:
@@ -118,12 +127,65 @@ def relay(
     return Response(body, status=upstream.status_code, headers=headers)
 
 
-def input_audio(audio_url: str) -> tuple[str, Any, str]:
-    """The bytes behind a caller's ``audio_url``, to send to Resemble as a file:
-    ``(file name, stream, content type)``.
+def own_asset_input(value: str) -> tuple[Asset, StorageBackend] | None:
+    """The caller's stored asset that ``value`` (an ``asset_id`` or one of the
+    gateway's own asset URLs) names, and the backend holding it; ``None`` for
+    any other URL.
 
-    :raises SourceRejectedError: the URL is not an allowed source.
+    :raises SourceRejectedError: it names no stored asset of the caller.
     """
+    st = state()
+    asset: Asset | None = None
+    if value.startswith("ast_"):
+        try:
+            asset = st.resolve(value, user_id())
+        except InvalidKeyPartError:
+            raise SourceRejectedError("no such asset_id") from None
+    else:
+        for name, backend in st.backends.items():
+            key = backend.key_from_url(value)
+            if key is None:
+                continue
+            try:
+                parsed = st.settings.classes.parse(key)
+            except InvalidKeyPartError:
+                raise SourceRejectedError("not an asset URL") from None
+            if parsed.user_id != user_id():
+                raise SourceRejectedError("not an asset of the caller")
+            asset = Asset(parsed, name)
+            break
+    if asset is None:
+        return None
+    found = st.locate(asset)
+    if found is None:
+        raise SourceRejectedError("the asset is not stored (yet)")
+    return asset, found[0]
+
+
+def input_url(value: str) -> str:
+    """What to send Resemble as a media URL: a fresh presigned URL for the
+    caller's own asset (``asset_id`` or gateway URL), else ``value``."""
+    own = own_asset_input(value)
+    if own is None:
+        return value
+    return state().presign(*own)
+
+
+def input_audio(audio_url: str) -> tuple[str, Any, str]:
+    """The bytes behind a caller's ``audio_url`` (or ``asset_id``), to send to
+    Resemble as a file: ``(file name, stream, content type)``. Own assets are
+    read from storage; other URLs fetched from an allowed source.
+
+    :raises SourceRejectedError: neither.
+    """
+    own = own_asset_input(audio_url)
+    if own is not None:
+        asset, backend = own
+        info = backend.head(asset.key)
+        content_type = (
+            info.content_type if info else None
+        ) or "application/octet-stream"
+        return asset.key.rsplit("/", 1)[1], backend.open(asset.key), content_type
     fetcher = state().mirror.fetcher
     try:
         response = fetcher.open(audio_url)
@@ -132,6 +194,7 @@ def input_audio(audio_url: str) -> tuple[str, Any, str]:
     if response.status_code != 200:
         response.close()
         raise SourceRejectedError(f"audio_url answered {response.status_code}")
+    response.raw.decode_content = True
     name = audio_url.split("?", 1)[0].rstrip("/").rpartition("/")[2] or "audio"
     return (
         name,

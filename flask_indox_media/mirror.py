@@ -71,14 +71,17 @@ class KeyIndex:
         self._memory: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def claim(self, claims: list[tuple[str, str, int | None]]) -> list[tuple[str, bool]]:
+    def claim(
+        self, claims: list[tuple[str, str, int | None]]
+    ) -> list[tuple[str, bool]]:
         """For each ``(identity, value, ttl)``: ``(value, True)`` if the identity
         is new, else ``(the value it got first, False)``. Two round trips to
         Redis at most, whatever the number of claims."""
         if self._redis is None:
             with self._lock:
                 return [
-                    (self._memory.setdefault(i, v), self._memory[i] == v) for i, v, _ in claims
+                    (self._memory.setdefault(i, v), self._memory[i] == v)
+                    for i, v, _ in claims
                 ]
         names = [f"indox-media:asset:{identity}" for identity, _, _ in claims]
         pipe = self._redis.pipeline(transaction=False)
@@ -93,7 +96,9 @@ class KeyIndex:
             if ok or first is None:
                 out.append((value, bool(ok)))
             else:
-                out.append((first.decode() if isinstance(first, bytes) else str(first), False))
+                out.append(
+                    (first.decode() if isinstance(first, bytes) else str(first), False)
+                )
         return out
 
 
@@ -135,7 +140,11 @@ class MirrorService:
         results: list[tuple[Asset, bool] | None] = []
         claims: list[tuple[str, str, int | None]] = []
         for item in found:
-            ext = item.media_type.extension if item.media_type else guess_extension(item.value)
+            ext = (
+                item.media_type.extension
+                if item.media_type
+                else guess_extension(item.value)
+            )
             fresh = state.new_asset(item.rule.asset_class, user_id, ext)
             identity = item.identity(user_id, route_id)
             if identity is None:
@@ -289,18 +298,32 @@ class MirrorService:
             error=type(exc).__name__,
         )
 
-    def status(self, asset: Asset) -> str:
-        """``mirrored``, ``failed`` (its job failed for good) or ``pending``."""
-        if self._state.locate(asset) is not None:
-            return "mirrored"
-        if self.redis is not None:
-            try:
-                job = Job.fetch(job_id(asset.backend, asset.key), connection=self.redis)
-            except NoSuchJobError:
-                return "pending"
-            if job.get_status() == JobStatus.FAILED:
-                return "failed"
-        return "pending"
+    def _job(self, asset: Asset) -> Job | None:
+        if self.redis is None:
+            return None
+        try:
+            return Job.fetch(job_id(asset.backend, asset.key), connection=self.redis)
+        except NoSuchJobError:
+            return None
+
+    def pending_source(self, asset: Asset) -> tuple[str, str] | None:
+        """For an asset not stored yet: ``("pending" | "failed", source URL)``
+        from its mirror job, or ``None`` when no job is known."""
+        job = self._job(asset)
+        if job is None or job.get_status() in (
+            JobStatus.FINISHED,
+            JobStatus.CANCELED,
+            JobStatus.STOPPED,
+        ):
+            return None
+        status = "failed" if job.get_status() == JobStatus.FAILED else "pending"
+        return status, str(job.kwargs.get("source_url", ""))
+
+    def cancel(self, asset: Asset) -> None:
+        """Drop the asset's mirror job, so a deleted object does not reappear."""
+        job = self._job(asset)
+        if job is not None:
+            job.delete()
 
     def deliver_callback(
         self, body: bytes, kind: str, user_id: str, original: str

@@ -18,9 +18,8 @@ from moto.server import ThreadedMotoServer
 
 from flask_indox_media import IndoxMedia
 
+#: The shared sample files (CI checks out ../shared beside the repository).
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
-if not AUDIO_DIR.is_dir():  # a checkout with ../shared elsewhere: use the copy
-    AUDIO_DIR = Path(__file__).resolve().parent / "data" / "audio"
 
 os.environ.setdefault("AWS_CONFIG_FILE", "/nonexistent")
 os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")

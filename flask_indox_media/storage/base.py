@@ -92,6 +92,11 @@ class StorageBackend(ABC):
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
+    def key_from_url(self, url: str) -> str | None:
+        """The key of an object if ``url`` is one of this backend's URLs to it
+        (presigned or not), else ``None``. The default recognises none."""
+        return None
+
     @abstractmethod
     def list_objects(
         self, prefix: str, *, start_after: str | None = None, page_size: int = 1000

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, has_request_context, request, send_file
 from flask.typing import ResponseReturnValue
@@ -149,6 +149,13 @@ class LocalBackend(StorageBackend):
         if base is None and has_request_context():
             base = request.host_url.rstrip("/")
         return f"{base or ''}{self.url_prefix}/{quote(key)}?{urlencode(params)}"
+
+    def key_from_url(self, url: str) -> str | None:
+        """The key in ``url`` if it is one of this backend's URLs."""
+        path = urlsplit(url).path
+        base = urlsplit(self.public_url).path.rstrip("/") if self.public_url else ""
+        prefix = f"{base}{self.url_prefix}/"
+        return unquote(path[len(prefix) :]) or None if path.startswith(prefix) else None
 
     def check_signature(self, key: str, args: Mapping[str, str], now: datetime) -> bool:
         """Whether ``args`` (a URL's query) are a valid, unexpired signature of ``key``."""

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -89,6 +89,15 @@ class FastPresigner:
         self._host = host
         self._credentials = credentials
         self._key_cache: tuple[str, str, bytes] | None = None
+
+    def key_from_url(self, url: str) -> str | None:
+        """The key in ``url`` if it points into this bucket."""
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" != self._base:
+            return None
+        if not parts.path.startswith(self._path_prefix):
+            return None
+        return unquote(parts.path[len(self._path_prefix) :]) or None
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         cached = self._key_cache
@@ -286,6 +295,18 @@ class S3Backend(StorageBackend):
             raise self._fail(exc, "get", key) from exc
         return cast(BinaryIO, response["Body"])
 
+    def _presigner(self) -> FastPresigner:
+        state = self._state()
+        if state.presigner is None:
+            try:
+                state.presigner = FastPresigner(
+                    state.client, state.session.get_credentials(), self.bucket
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise self._fail(exc, "presign") from exc
+        presigner: FastPresigner = state.presigner
+        return presigner
+
     def presigned_url(
         self,
         key: str,
@@ -295,15 +316,8 @@ class S3Backend(StorageBackend):
         response_content_disposition: str | None = None,
         now: datetime | None = None,
     ) -> str:
-        state = self._state()
-        if state.presigner is None:
-            try:
-                state.presigner = FastPresigner(
-                    state.client, state.session.get_credentials(), self.bucket
-                )
-            except (BotoCoreError, ClientError) as exc:
-                raise self._fail(exc, "presign", key) from exc
-        url: str = state.presigner.url(
+        presigner = self._presigner()
+        url: str = presigner.url(
             key,
             expires_in=expires_in,
             response_content_type=response_content_type,
@@ -311,6 +325,13 @@ class S3Backend(StorageBackend):
             now=now,
         )
         return url
+
+    def key_from_url(self, url: str) -> str | None:
+        try:
+            presigner = self._presigner()
+        except StorageError:
+            return None
+        return presigner.key_from_url(url)
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

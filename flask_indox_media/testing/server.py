@@ -20,7 +20,9 @@ def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free port of ``host``; yields the base URL
     (``http://127.0.0.1:PORT``) and stops the server on exit."""
     server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"
