@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import gateway, storage
+from . import gateway, media, storage
 from .common import machine
 
 SECTIONS = {
@@ -16,6 +16,7 @@ SECTIONS = {
     "mirror": gateway.mirror_throughput,
     "visible": gateway.enqueue_to_visible,
     "inline": gateway.inline_decision,
+    "upload": media.upload_200mb,
 }
 
 
