@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import ops
+from .exceptions import ConfigurationError, InvalidKeyPartError
 from .extension import EXTENSION_KEY, IndoxMediaState
+from .storage.s3 import S3Backend
 
 cli = AppGroup(
     "indox-media", help="flask-indox-media: mirror workers and storage operations."
@@ -35,3 +41,227 @@ def worker(burst: bool) -> None:
     Worker([state.mirror.queue], connection=state.mirror.redis).work(
         burst=burst, with_scheduler=True
     )
+
+
+class Progress:
+    """Progress of a long run: one updating line on a terminal, plain lines
+    (every ``every`` items) otherwise."""
+
+    def __init__(self, label: str, every: int = 1000) -> None:
+        self.label = label
+        self.every = every
+        self.count = 0
+        self._tty = sys.stdout.isatty()
+        self._shown = 0
+
+    def __call__(self, n: int) -> None:
+        self.count += n
+        if self.count - self._shown >= (1 if self._tty else self.every):
+            self._shown = self.count
+            if self._tty:
+                click.echo(f"\r{self.label}: {self.count:,}", nl=False)
+            else:
+                click.echo(f"{self.label}: {self.count:,}")
+
+    def done(self) -> None:
+        if self._tty and self._shown:
+            click.echo()
+
+
+def _s3_names(backend: str | None) -> list[str]:
+    state = _state()
+    names = (
+        [backend]
+        if backend
+        else [n for n, b in state.backends.items() if isinstance(b, S3Backend)]
+    )
+    if not names:
+        raise click.ClickException(
+            "no S3 or R2 backend is configured (the local backend has no bucket rules)"
+        )
+    return names
+
+
+def _print_plan(name: str, plan: ops.Plan, what: str) -> None:
+    if plan.in_sync:
+        click.echo(
+            f"{name}: {what} match the retention table ({len(plan.desired)} rule(s))"
+        )
+        return
+    for label, ids in (
+        ("add", plan.added),
+        ("change", plan.changed),
+        ("remove", plan.removed),
+    ):
+        for rule_id in ids:
+            click.echo(f"{name}: {label} {rule_id}")
+    for rule_id in plan.kept:
+        click.echo(f"{name}: keep {rule_id} (not ours)")
+
+
+def _bucket_rules(
+    kind: str, fn: Any, action: str, backend: str | None, dry_run: bool
+) -> None:
+    for name in _s3_names(backend):
+        plan = fn(_state(), name, apply=action == "apply" and not dry_run)
+        if action == "show":
+            click.echo(ops.dumps({"backend": name, "rules": plan.current}))
+        else:
+            _print_plan(name, plan, kind)
+            if action == "apply" and not plan.in_sync:
+                click.echo(
+                    f"{name}: {'would write' if dry_run else 'written'} ({len(plan.merged)} rule(s))"
+                )
+
+
+@cli.command("lifecycle")
+@click.argument("action", type=click.Choice(["show", "plan", "apply"]))
+@click.option("--backend", help="One backend (default: every S3/R2 backend).")
+@click.option(
+    "--dry-run", is_flag=True, help="With apply: print the plan, write nothing."
+)
+def lifecycle_command(action: str, backend: str | None, dry_run: bool) -> None:
+    """Bucket lifecycle rules from the retention table: one per expiring prefix,
+    none for permanent ones, incomplete multipart uploads aborted after a day.
+    apply keeps rules the extension does not own."""
+    _bucket_rules("lifecycle rules", ops.lifecycle, action, backend, dry_run)
+
+
+@cli.command("cors")
+@click.argument("action", type=click.Choice(["show", "plan", "apply"]))
+@click.option("--backend", help="One backend (default: every S3/R2 backend).")
+@click.option(
+    "--dry-run", is_flag=True, help="With apply: print the plan, write nothing."
+)
+def cors_command(action: str, backend: str | None, dry_run: bool) -> None:
+    """Bucket CORS rules for browser playback from INDOX_MEDIA_CORS_ORIGINS."""
+    _bucket_rules("CORS rules", ops.cors, action, backend, dry_run)
+
+
+@cli.command("sweep")
+@click.option(
+    "--backend", "backends", multiple=True, help="Only this backend (repeatable)."
+)
+@click.option("--dry-run", is_flag=True, help="List what has expired, delete nothing.")
+def sweep_command(backends: tuple[str, ...], dry_run: bool) -> None:
+    """Delete objects past their expires_at (for backends without lifecycle
+    rules, and as an audit of R2/S3: --dry-run shows what lifecycle has not yet
+    removed; R2 removes expired objects typically within 24 hours)."""
+    progress = Progress("objects checked")
+    counts = ops.sweep(
+        _state(), dry_run=dry_run, backends=backends or None, progress=progress
+    )
+    progress.done()
+    for (name, prefix), count in sorted(counts.items()):
+        click.echo(
+            f"{name} {prefix}: {count} expired{' (not deleted: dry run)' if dry_run else ' deleted'}"
+        )
+    click.echo(
+        f"total: {sum(counts.values())} expired object(s), {progress.count} checked"
+    )
+
+
+@cli.command("erase-user")
+@click.argument("user_id")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted.")
+def erase_user_command(user_id: str, dry_run: bool) -> None:
+    """Delete every object of USER_ID under every prefix, permanent ones
+    included, on every configured backend, after cancelling the user's pending
+    mirror jobs; then verify that nothing is left (exit 1 otherwise)."""
+    progress = Progress("objects")
+    try:
+        result = ops.erase_user(_state(), user_id, dry_run=dry_run, progress=progress)
+    except InvalidKeyPartError as exc:
+        raise click.BadParameter(str(exc), param_hint="USER_ID") from None
+    progress.done()
+    verb = "would delete" if dry_run else "deleted"
+    for (name, prefix), count in sorted(result.deleted.items()):
+        click.echo(f"{name} {prefix}{user_id}/: {verb} {count}")
+    click.echo(
+        f"total: {verb} {sum(result.deleted.values())}; cancelled {result.cancelled_jobs} pending job(s)"
+    )
+    if dry_run:
+        return
+    if result.remaining:
+        click.echo(
+            f"verification FAILED: {len(result.remaining)} object(s) remain, e.g. {result.remaining[0]}",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo("verified: no object of the user remains")
+
+
+@cli.command("export-user")
+@click.argument("user_id")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write here (default: stdout).",
+)
+def export_user_command(user_id: str, output: str | None) -> None:
+    """A JSON document of every asset of USER_ID, with presigned URLs."""
+    try:
+        document = ops.dumps(ops.export_user(_state(), user_id))
+    except InvalidKeyPartError as exc:
+        raise click.BadParameter(str(exc), param_hint="USER_ID") from None
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(document + "\n")
+        click.echo(f"written to {output}", err=True)
+    else:
+        click.echo(document)
+
+
+@cli.command("backfill")
+@click.option("--from", "source", required=True, help="The backend to copy from.")
+@click.option("--to", "target", required=True, help="The backend to copy to.")
+@click.option("--prefix", default="", help="Only keys under this prefix.")
+@click.option(
+    "--since", help="Only objects created on or after this date (YYYY-MM-DD)."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be copied.")
+def backfill_command(
+    source: str, target: str, prefix: str, since: str | None, dry_run: bool
+) -> None:
+    """Copy objects the target lacks (streaming; key, type and metadata kept).
+    Re-running resumes: what is there is skipped."""
+    try:
+        since_date = ops.parse_date(since) if since else None
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--since") from None
+    progress = Progress("objects")
+    try:
+        counts = ops.backfill(
+            _state(),
+            source,
+            target,
+            prefix=prefix,
+            since=since_date,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    progress.done()
+    verb = "would copy" if dry_run else "copied"
+    click.echo(
+        f"{verb} {counts['copied']}, skipped {counts['skipped']}, failed {counts['failed']}"
+    )
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@cli.command("doctor")
+def doctor_command() -> None:
+    """Check configuration, buckets, rules, Redis, workers and the upstream."""
+    from .doctor import checks
+
+    failed = False
+    for check in checks(_state()):
+        line = f"[{check.status:>4}] {check.name}: {check.detail}"
+        if check.fix:
+            line += f"\n       -> {check.fix}"
+        click.echo(line)
+        failed = failed or check.status == "FAIL"
+    if failed:
+        sys.exit(1)

@@ -112,6 +112,7 @@ class IndoxMediaState:
         size = self.primary.put(
             asset.key, stream, content_type=content_type, metadata=meta
         )
+        self.mirror.replicate_later(asset)
         return asset, size
 
     def asset_id(self, asset: Asset) -> str:

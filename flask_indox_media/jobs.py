@@ -49,3 +49,22 @@ def forward_callback(url: str, body: str) -> int:
     """POST a rewritten callback payload to the caller's own callback URL."""
     with app_state() as state:
         return state.mirror.forward(url, body)
+
+
+def replicate(backend: str, key: str) -> list[str]:
+    """Copy ``key`` to the other write backends that lack it (dual-write)."""
+    with app_state() as state:
+        return state.mirror.replicate(backend, key)
+
+
+def erase_user(user_id: str) -> dict[str, Any]:
+    """Erase every object of ``user_id`` (for an account-deletion flow)."""
+    from .ops import erase_user as erase
+
+    with app_state() as state:
+        result = erase(state, user_id)
+        return {
+            "deleted": sum(result.deleted.values()),
+            "cancelled_jobs": result.cancelled_jobs,
+            "remaining": len(result.remaining),
+        }

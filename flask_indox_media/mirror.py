@@ -21,6 +21,7 @@ from .assets import Asset
 from .exceptions import (
     AssetTooLargeError,
     IndoxMediaError,
+    InvalidKeyPartError,
     SourceRejectedError,
     StorageError,
     UnsupportedMediaError,
@@ -202,6 +203,7 @@ class MirrorService:
         logger.info(
             "indox-media: mirrored %s (%d bytes, %.3fs)", asset.key, size, seconds
         )
+        self.replicate_later(asset)
         return {
             "key": asset.key,
             "size": size,
@@ -222,16 +224,13 @@ class MirrorService:
         from . import jobs
 
         settings = self._state.settings
-        retries = settings.job_retries
         try:
             self.queue.enqueue(
                 jobs.mirror_url,
                 kwargs=kwargs,
                 job_id=job_id(asset.backend, asset.key),
                 unique=True,
-                retry=Retry(max=len(retries), interval=list(retries))
-                if retries
-                else None,
+                retry=self._retry(),
                 job_timeout=settings.job_timeout,
                 failure_ttl=settings.failure_ttl,
                 result_ttl=3600,
@@ -351,11 +350,10 @@ class MirrorService:
             return payload
         from . import jobs
 
-        retries = self._state.settings.job_retries
         self.queue.enqueue(
             jobs.forward_callback,
             kwargs={"url": original, "body": payload.decode()},
-            retry=Retry(max=len(retries), interval=list(retries)) if retries else None,
+            retry=self._retry(),
             job_timeout=self._state.settings.job_timeout,
             failure_ttl=self._state.settings.failure_ttl,
             description="forward a callback",
@@ -383,3 +381,79 @@ class MirrorService:
                     f"the callback receiver answered {response.status_code}"
                 )
             return response.status_code
+
+    def replicate_later(self, asset: Asset) -> None:
+        """Copy a freshly written asset to the ``INDOX_MEDIA_MIRROR_BACKENDS``
+        (dual-write): in a job, or in-process without Redis."""
+        if not self._state.settings.mirror_backends:
+            return
+        if self.queue is None:
+            self.replicate(asset.backend, asset.key)
+            return
+        from . import jobs
+
+        try:
+            self.queue.enqueue(
+                jobs.replicate,
+                kwargs={"backend": asset.backend, "key": asset.key},
+                job_id="indox-replicate-" + job_id(asset.backend, asset.key)[13:],
+                unique=True,
+                retry=self._retry(),
+                job_timeout=self._state.settings.job_timeout,
+                failure_ttl=self._state.settings.failure_ttl,
+                description=f"replicate {asset.key}",
+            )
+        except DuplicateJobError:
+            pass
+
+    def replicate(self, backend: str, key: str) -> list[str]:
+        """Copy ``key`` from ``backend`` to every other write backend that lacks
+        it; returns the backends it was copied to."""
+        from .ops import copy_object
+
+        settings = self._state.settings
+        source = self._state.backends[backend]
+        targets = [
+            n
+            for n in (settings.storage_backend, *settings.mirror_backends)
+            if n != backend
+        ]
+        return [n for n in targets if copy_object(source, self._state.backends[n], key)]
+
+    def _retry(self) -> Retry | None:
+        retries = self._state.settings.job_retries
+        return Retry(max=len(retries), interval=list(retries)) if retries else None
+
+    def cancel_user(self, user_id: str) -> int:
+        """Cancel every queued, scheduled, deferred or failed job (and stop any
+        running one) that would write an object of ``user_id``; returns how many."""
+        if self.queue is None or self.redis is None:
+            return 0
+        from rq.command import send_stop_job_command
+        from rq.registry import (
+            DeferredJobRegistry,
+            FailedJobRegistry,
+            ScheduledJobRegistry,
+            StartedJobRegistry,
+        )
+
+        queue, classes = self.queue, self._state.settings.classes
+        waiting = set(queue.get_job_ids())
+        for registry in (ScheduledJobRegistry, DeferredJobRegistry, FailedJobRegistry):
+            waiting.update(registry(queue=queue).get_job_ids())
+        running = set(StartedJobRegistry(queue=queue).get_job_ids())
+        cancelled = 0
+        for job in Job.fetch_many(sorted(waiting | running), connection=self.redis):
+            if job is None:
+                continue
+            try:
+                owner = classes.parse(str((job.kwargs or {}).get("key", ""))).user_id
+            except InvalidKeyPartError:
+                continue
+            if owner != user_id:
+                continue
+            if job.id in running:
+                send_stop_job_command(self.redis, job.id)
+            job.delete()
+            cancelled += 1
+        return cancelled

@@ -384,6 +384,67 @@ class S3Backend(StorageBackend):
                 f"{errors[0].get('Key')} ({errors[0].get('Code')})"
             )
 
+    # Bucket configuration, for the operations commands --------------------------
+
+    def _config_call(self, action: str, fn: Any, missing: str, **kwargs: Any) -> Any:
+        try:
+            return fn(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == missing:
+                return None
+            raise self._fail(exc, action) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, action) from exc
+
+    def lifecycle_rules(self) -> list[dict[str, Any]]:
+        """The bucket's lifecycle rules (all of them, ours or not)."""
+        response = self._config_call(
+            "get lifecycle of",
+            self.client.get_bucket_lifecycle_configuration,
+            "NoSuchLifecycleConfiguration",
+        )
+        return list(response["Rules"]) if response else []
+
+    def put_lifecycle_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the bucket's whole lifecycle configuration with ``rules``."""
+        if rules:
+            self._config_call(
+                "put lifecycle of",
+                self.client.put_bucket_lifecycle_configuration,
+                "",
+                LifecycleConfiguration={"Rules": rules},
+            )
+        else:
+            self._config_call(
+                "delete lifecycle of", self.client.delete_bucket_lifecycle, ""
+            )
+
+    def cors_rules(self) -> list[dict[str, Any]]:
+        """The bucket's CORS rules."""
+        response = self._config_call(
+            "get CORS of", self.client.get_bucket_cors, "NoSuchCORSConfiguration"
+        )
+        return list(response["CORSRules"]) if response else []
+
+    def put_cors_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the bucket's whole CORS configuration with ``rules``."""
+        if rules:
+            self._config_call(
+                "put CORS of",
+                self.client.put_bucket_cors,
+                "",
+                CORSConfiguration={"CORSRules": rules},
+            )
+        else:
+            self._config_call("delete CORS of", self.client.delete_bucket_cors, "")
+
+    def check_bucket(self) -> None:
+        """HEAD the bucket.
+
+        :raises StorageError: it is unreachable, missing or forbidden.
+        """
+        self._config_call("head", self.client.head_bucket, "")
+
 
 class R2Backend(S3Backend):
     """Cloudflare R2: the S3 backend with R2's endpoint, region ``auto``, path-style

@@ -1,0 +1,192 @@
+"""``doctor``: every check an operator would run by hand, with what to do."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+import requests
+
+from .exceptions import IndoxMediaError
+from .ops import Plan, cors, lifecycle
+from .storage.local import LocalBackend
+from .storage.s3 import S3Backend
+
+if TYPE_CHECKING:
+    from .extension import IndoxMediaState
+
+SCRATCH_PREFIX = "indox-media-doctor/"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str  # "ok", "warn" or "FAIL"
+    detail: str
+    fix: str = ""
+
+
+def _run(name: str, fn: Callable[[], str], fix: str) -> Check:
+    try:
+        return Check(name, "ok", fn())
+    except (IndoxMediaError, OSError, requests.RequestException) as exc:
+        return Check(name, "FAIL", f"{type(exc).__name__}: {exc}", fix)
+
+
+def _bucket(backend: S3Backend) -> str:
+    backend.check_bucket()
+    return f"{backend.bucket} reachable"
+
+
+def _in_sync(
+    fn: Callable[[IndoxMediaState, str], Plan], state: IndoxMediaState, name: str
+) -> bool:
+    return fn(state, name).in_sync
+
+
+def _round_trip(backend_name: str, state: IndoxMediaState) -> str:
+    backend = state.backends[backend_name]
+    key = f"{SCRATCH_PREFIX}{secrets.token_hex(8)}"
+    data = b"indox-media doctor " + secrets.token_bytes(16)
+    backend.put(key, io.BytesIO(data), content_type="application/octet-stream")
+    try:
+        with backend.open(key) as stream:
+            if stream.read() != data:
+                raise IndoxMediaError("read back different bytes")
+    finally:
+        backend.delete(key)
+    if backend.exists(key):
+        raise IndoxMediaError("the scratch object survived its delete")
+    return "put, get and delete under " + SCRATCH_PREFIX
+
+
+def checks(state: IndoxMediaState) -> Iterator[Check]:
+    """Run every check, yielding each result as it comes."""
+    settings = state.settings
+    yield Check(
+        "configuration",
+        "ok",
+        f"writes to {settings.storage_backend}; configured: {', '.join(state.backends)}"
+        + (
+            f"; mirrors to {', '.join(settings.mirror_backends)}"
+            if settings.mirror_backends
+            else ""
+        ),
+    )
+    for name, backend in state.backends.items():
+        if isinstance(backend, S3Backend):
+            yield _run(
+                f"{name}: bucket",
+                partial(_bucket, backend),
+                f"check INDOX_MEDIA_{name.upper()}_BUCKET, its credentials and endpoint"
+                + (" (and INDOX_MEDIA_R2_JURISDICTION)" if name == "r2" else ""),
+            )
+        elif isinstance(backend, LocalBackend):
+            yield Check(f"{name}: folder", "ok", backend.root)
+        yield _run(
+            f"{name}: round trip",
+            partial(_round_trip, name, state),
+            "the credentials need read, write and delete on the bucket",
+        )
+        if isinstance(backend, S3Backend):
+            yield _rules_check(
+                f"{name}: lifecycle",
+                partial(_in_sync, lifecycle, state, name),
+                f"flask indox-media lifecycle apply --backend {name}",
+            )
+            if settings.cors_origins:
+                yield _rules_check(
+                    f"{name}: CORS",
+                    partial(_in_sync, cors, state, name),
+                    f"flask indox-media cors apply --backend {name}",
+                )
+    yield from _queue_checks(state)
+    yield _run(
+        "upstream",
+        lambda: _upstream(state),
+        "check INDOX_MEDIA_RESEMBLE_BASE_URL and the network",
+    )
+
+
+def _rules_check(name: str, in_sync: Callable[[], bool], fix: str) -> Check:
+    try:
+        ok = in_sync()
+    except IndoxMediaError as exc:
+        return Check(
+            name, "FAIL", f"{type(exc).__name__}: {exc}", "check the bucket permissions"
+        )
+    return (
+        Check(name, "ok", "matches the retention table")
+        if ok
+        else Check(name, "FAIL", "differs from the retention table", fix)
+    )
+
+
+def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
+    mirror = state.mirror
+    if mirror.queue is None or mirror.redis is None:
+        yield Check(
+            "queue",
+            "warn",
+            "no INDOX_MEDIA_REDIS_URL: mirroring runs in-process",
+            "set INDOX_MEDIA_REDIS_URL in production",
+        )
+        return
+    from redis.exceptions import RedisError
+    from rq import Worker
+    from rq.registry import FailedJobRegistry
+
+    try:
+        mirror.redis.ping()
+        workers = [
+            w
+            for w in Worker.all(connection=mirror.redis)
+            if mirror.queue.name in w.queue_names()
+        ]
+        failed = FailedJobRegistry(queue=mirror.queue).count
+        waiting = mirror.queue.count
+    except RedisError as exc:
+        yield Check(
+            "redis", "FAIL", f"{type(exc).__name__}", "check INDOX_MEDIA_REDIS_URL"
+        )
+        return
+    yield Check("redis", "ok", f"reachable; {waiting} job(s) waiting")
+    yield (
+        Check("workers", "ok", f"{len(workers)} alive on {mirror.queue.name!r}")
+        if workers
+        else Check(
+            "workers",
+            "FAIL",
+            f"none on {mirror.queue.name!r}",
+            "run: flask indox-media worker",
+        )
+    )
+    yield (
+        Check("failed jobs", "ok", "none")
+        if not failed
+        else Check(
+            "failed jobs",
+            "warn",
+            f"{failed} in the failed registry",
+            f"inspect with `rq info`, re-run with `rq requeue --all --queue {mirror.queue.name}`",
+        )
+    )
+
+
+def _upstream(state: IndoxMediaState) -> str:
+    upstream = state.upstream
+    response = upstream.request(
+        "GET", upstream.v2_url("voices"), params={"page": 1, "page_size": 10}
+    )
+    with response:
+        if response.status_code in (401, 403):
+            raise IndoxMediaError(
+                f"Resemble refused the key ({response.status_code}): check INDOX_MEDIA_RESEMBLE_API_KEY"
+            )
+        return f"{upstream.base_url} answered {response.status_code}"
