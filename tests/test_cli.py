@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from flask import Flask
 
 from flask_indox_media import jobs
@@ -389,17 +390,15 @@ def test_rollback_keeps_links_both_ways(
         return client.post(f"{P}/uploads", data=data, headers=ALICE).get_json()
 
     on_r2 = upload(start("r2"))
-    client = start("s3")
-    on_s3 = upload(client)
+    rolled_back = start("s3")
+    on_s3 = upload(rolled_back)
     assert f"/{buckets['INDOX_MEDIA_S3_BUCKET']}/" in on_s3["audio_url"]
-    for client in (client, start("r2")):
+    for client in (rolled_back, start("r2")):
         for asset in (on_r2, on_s3):
             got = client.get(f"{P}/media/{asset['asset_id']}", headers=ALICE).get_json()
             assert got["status"] == "mirrored" and got["key"] == asset["key"]
             link = client.get(f"{P}/media/{asset['asset_id']}/audio", headers=ALICE)
             assert link.status_code == 302
-            import requests
-
             assert requests.get(
                 link.headers["Location"], timeout=10
             ).content == wav_bytes(0.1)
