@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import gateway, media, storage
+from . import gateway, media, ops, storage
 from .common import machine
 
 SECTIONS = {
@@ -17,6 +17,8 @@ SECTIONS = {
     "visible": gateway.enqueue_to_visible,
     "inline": gateway.inline_decision,
     "upload": media.upload_200mb,
+    "erase": ops.erase,
+    "backfill": ops.backfill,
 }
 
 

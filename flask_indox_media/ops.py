@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .assets import Asset
-from .exceptions import ConfigurationError, IndoxMediaError, InvalidKeyPartError
+from .exceptions import (
+    ConfigurationError,
+    IndoxMediaError,
+    InvalidKeyPartError,
+    ObjectNotFoundError,
+)
 from .keys import AssetClassTable, isoformat_z, validate_user_id
 from .storage.base import StorageBackend
 from .storage.s3 import S3Backend
@@ -224,11 +229,22 @@ def erase_user(
     cancelled = 0 if dry_run else state.mirror.cancel_user(user_id)
     deleted: Counter[tuple[str, str]] = Counter()
     for name, backend in state.backends.items():
-        for prefix, keys in _user_keys(state, backend, user_id).items():
-            if keys and not dry_run:
-                backend.delete_many(keys)
-            progress(len(keys))
-            deleted[(name, prefix)] += len(keys)
+
+        def listed(
+            name: str = name, backend: StorageBackend = backend
+        ) -> Iterator[str]:
+            for asset_class in state.settings.classes.values():
+                for info in backend.list_objects(f"{asset_class.prefix}{user_id}/"):
+                    deleted[(name, asset_class.prefix)] += 1
+                    progress(1)
+                    yield info.key
+
+        if dry_run:
+            for _ in listed():
+                pass
+        else:
+            # One stream over every prefix: full batches of 1,000 across them.
+            backend.delete_many(listed())
     remaining = (
         []
         if dry_run
@@ -276,15 +292,19 @@ def export_user(state: IndoxMediaState, user_id: str) -> dict[str, Any]:
     }
 
 
-def copy_object(source: StorageBackend, target: StorageBackend, key: str) -> bool:
+def copy_object(
+    source: StorageBackend, target: StorageBackend, key: str, *, check: bool = True
+) -> bool:
     """Copy ``key`` (streaming; type and metadata kept) unless the target has
-    it. Returns whether it was copied."""
-    if target.exists(key):
+    it (``check=False``: the caller knows it has not). Returns whether it was
+    copied."""
+    if check and target.exists(key):
         return False
-    info = source.head(key)
-    if info is None:
-        return False
-    with source.open(key) as stream:
+    try:
+        stream, info = source.open_with_info(key)
+    except ObjectNotFoundError:
+        return False  # deleted since it was listed
+    with stream:
         target.put(
             key,
             stream,
@@ -311,18 +331,29 @@ def backfill(
             raise ConfigurationError(f"backend {name!r} is not configured")
     src, dst = state.backends[source], state.backends[target]
     counts: Counter[str] = Counter()
+    # Both listings come in key order: walk them side by side (constant memory,
+    # no request per key to learn what the target has).
+    present = dst.list_objects(prefix)
+    there = next(present, None)
     for info in src.list_objects(prefix):
         progress(1)
+        while there is not None and there.key < info.key:
+            there = next(present, None)
+        if there is not None and there.key == info.key:
+            counts["skipped"] += 1
+            continue
         if since is not None:
             parsed = _parsed(state.settings.classes, info.key)
             if parsed is not None and parsed.created_at.date() < since:
                 counts["skipped"] += 1
                 continue
         if dry_run:
-            counts["skipped" if dst.exists(info.key) else "copied"] += 1
+            counts["copied"] += 1
             continue
         try:
-            counts["copied" if copy_object(src, dst, info.key) else "skipped"] += 1
+            counts[
+                "copied" if copy_object(src, dst, info.key, check=False) else "skipped"
+            ] += 1
         except (IndoxMediaError, OSError):
             counts["failed"] += 1
     return counts

@@ -305,3 +305,44 @@ class TestLocalUrls:
     ) -> None:
         app, _, _ = stored
         assert self.get(app, self._url(app, "tts/u/absent.wav"))[0] == 404
+
+
+@pytest.mark.parametrize("size", [1024, 6 * 1024 * 1024])
+def test_r2_backend_puts_send_no_checksums(
+    monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Both of the backend's paths: one PutObject, and multipart."""
+    endpoint = "https://acct.r2.cloudflarestorage.com"
+    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", endpoint)
+    with mock_aws():
+        bucket = make_bucket(endpoint, region="auto")
+        backend = R2Backend(
+            "r2",
+            bucket=bucket,
+            region="auto",
+            endpoint_url=endpoint,
+            access_key_id="testing",
+            secret_access_key="testing",
+            addressing_style="path",
+            multipart_threshold=5 * 1024 * 1024,
+            multipart_chunksize=5 * 1024 * 1024,
+        )
+        seen: list[tuple[str, dict[str, str]]] = []
+        for op in ("PutObject", "CreateMultipartUpload", "UploadPart"):
+            backend.client.meta.events.register(
+                f"before-send.s3.{op}",
+                lambda request, op=op, **_: seen.append((op, dict(request.headers))),
+            )
+        assert (
+            backend.put(
+                "tts/u/a.wav", io.BytesIO(b"x" * size), content_type="audio/wav"
+            )
+            == size
+        )
+        assert {op for op, _ in seen} == (
+            {"PutObject"}
+            if size < 5 * 1024 * 1024
+            else {"CreateMultipartUpload", "UploadPart"}
+        )
+        assert _checksummed([h for _, h in seen]) == []
+        assert backend.open("tts/u/a.wav").read() == b"x" * size

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from werkzeug.utils import import_string
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, ObjectNotFoundError
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -69,6 +69,17 @@ class StorageBackend(ABC):
 
         :raises ObjectNotFoundError: there is no such object.
         """
+
+    def open_with_info(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
+        """:meth:`open` and :meth:`head` together (one request where the backend
+        can).
+
+        :raises ObjectNotFoundError: there is no such object.
+        """
+        info = self.head(key)
+        if info is None:
+            raise ObjectNotFoundError(f"{self.name}: {key} not found")
+        return self.open(key), info
 
     @abstractmethod
     def presigned_url(

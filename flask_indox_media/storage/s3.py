@@ -59,6 +59,25 @@ class _FullReads:
         return data
 
 
+class _Prefixed:
+    """``head`` and then the rest of ``reader``, as one stream."""
+
+    def __init__(self, head: bytes, reader: _FullReads) -> None:
+        self._head = head
+        self._reader = reader
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._reader.read(size)
+        if size is None or size < 0:
+            data, self._head = self._head + self._reader.read(), b""
+            return data
+        data, self._head = self._head[:size], self._head[size:]
+        if len(data) < size:
+            data += self._reader.read(size - len(data))
+        return data
+
+
 class FastPresigner:
     """SigV4 query signing for GetObject, byte-identical to botocore's.
 
@@ -274,11 +293,22 @@ class S3Backend(StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> int:
-        counter = _FullReads(stream)
+        reader = _FullReads(stream)
         extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
+        threshold = self._transfer.multipart_threshold
         try:
+            # Below the multipart threshold, one PutObject: the transfer
+            # manager's threads cost more than such an object takes to send.
+            head = reader.read(threshold)
+            if len(head) < threshold:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=head, **extra)
+                return len(head)
             self.client.upload_fileobj(
-                counter, self.bucket, key, ExtraArgs=extra, Config=self._transfer
+                _Prefixed(head, reader),
+                self.bucket,
+                key,
+                ExtraArgs=extra,
+                Config=self._transfer,
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc
@@ -286,14 +316,24 @@ class S3Backend(StorageBackend):
             if isinstance(exc.__cause__, BotoCoreError | ClientError):
                 raise self._fail(exc.__cause__, "put", key) from exc
             raise
-        return counter.count
+        return reader.count
 
     def open(self, key: str) -> BinaryIO:
+        return self.open_with_info(key)[0]
+
+    def open_with_info(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "get", key) from exc
-        return cast(BinaryIO, response["Body"])
+        info = ObjectInfo(
+            key=key,
+            size=int(response["ContentLength"]),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            metadata=response.get("Metadata") or {},
+        )
+        return cast(BinaryIO, response["Body"]), info
 
     def _presigner(self) -> FastPresigner:
         state = self._state()
