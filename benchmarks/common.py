@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import boto3
+
+from flask_indox_media.testing import free_port, serve_process
 
 MiB = 1024 * 1024
 CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
@@ -49,36 +49,14 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto in server mode, in a process of its own (its memory is not ours)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.1)
-    try:
+    with serve_process(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port
+    ):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def bucket(endpoint: str, name: str) -> str:

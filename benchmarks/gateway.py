@@ -13,7 +13,6 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -23,7 +22,7 @@ from flask import Flask, g
 from example_app import create_app
 from flask_indox_media.gateway import relay
 from flask_indox_media.mirror import job_id
-from flask_indox_media.testing import FakeResemble, serve_wsgi, wav_bytes
+from flask_indox_media.testing import FakeResemble, redis_server, serve_wsgi, wav_bytes
 from flask_indox_media.testing.fake_resemble import DEFAULT_KEY
 
 from .common import (
@@ -31,35 +30,9 @@ from .common import (
     MiB,
     PatternStream,
     bucket,
-    free_port,
     moto_server,
     percentile,
 )
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _config(

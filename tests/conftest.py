@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +14,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from flask_indox_media import IndoxMedia
+from flask_indox_media.testing import free_port, redis_server
 
 #: The shared sample files (CI checks out ../shared beside the repository).
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
@@ -31,12 +29,6 @@ S3_CREDS = {
     "INDOX_MEDIA_S3_ACCESS_KEY_ID": "testing",
     "INDOX_MEDIA_S3_SECRET_ACCESS_KEY": "testing",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Clock:
@@ -137,34 +129,8 @@ def redis_url() -> Iterator[str]:
         pytest.fail(
             "redis-server is not installed: run ./scripts/test, which installs it"
         )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with redis_server(binary) as url:
+        yield url
 
 
 @pytest.fixture
@@ -247,3 +213,14 @@ def work(app: Flask) -> None:
         SimpleWorker([state.mirror.queue], connection=state.mirror.redis).work(
             burst=True
         )
+
+
+def r2_config(endpoint: str) -> dict[str, Any]:
+    """R2 as a fresh bucket on a local S3-compatible server."""
+    return {
+        "INDOX_MEDIA_STORAGE_BACKEND": "r2",
+        "INDOX_MEDIA_R2_ENDPOINT_URL": endpoint,
+        "INDOX_MEDIA_R2_BUCKET": make_bucket(endpoint, region="auto"),
+        "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
+        "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
+    }

@@ -16,18 +16,14 @@ from flask import Flask
 
 from flask_indox_media import jobs
 from flask_indox_media.testing import wav_bytes
-from tests.conftest import ALICE, make_bucket, work
+from tests.conftest import ALICE, make_bucket, r2_config, work
 
 P = "/api/v1/resemble"
 
 
 def two_buckets(endpoint: str) -> dict[str, Any]:
     return {
-        "INDOX_MEDIA_STORAGE_BACKEND": "r2",
-        "INDOX_MEDIA_R2_ENDPOINT_URL": endpoint,
-        "INDOX_MEDIA_R2_BUCKET": make_bucket(endpoint, region="auto"),
-        "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
-        "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
+        **r2_config(endpoint),
         "INDOX_MEDIA_S3_BUCKET": make_bucket(endpoint),
         "INDOX_MEDIA_S3_ENDPOINT_URL": endpoint,
         "INDOX_MEDIA_S3_ACCESS_KEY_ID": "testing",

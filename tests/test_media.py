@@ -16,7 +16,7 @@ from werkzeug.test import encode_multipart
 
 from flask_indox_media.media_routes import clean_file_name
 from flask_indox_media.testing import serve_wsgi, wav_bytes
-from tests.conftest import ALICE, AUDIO_DIR, BOB, make_bucket, work
+from tests.conftest import ALICE, AUDIO_DIR, BOB, r2_config, work
 
 P = "/api/v1/resemble"
 SAMPLES = {
@@ -39,16 +39,6 @@ PURPOSES = {
 }
 MP4_VIDEO = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(200)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
-
-
-def r2_config(endpoint: str) -> dict[str, Any]:
-    return {
-        "INDOX_MEDIA_STORAGE_BACKEND": "r2",
-        "INDOX_MEDIA_R2_ENDPOINT_URL": endpoint,
-        "INDOX_MEDIA_R2_BUCKET": make_bucket(endpoint, region="auto"),
-        "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
-        "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
-    }
 
 
 @pytest.fixture(params=["local", "r2"])

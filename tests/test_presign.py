@@ -181,38 +181,42 @@ def _checksummed(headers: list[dict[str, str]]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("size", [1024, 11 * 1024 * 1024])
-def test_r2_uploads_send_no_checksums(
-    monkeypatch: pytest.MonkeyPatch, size: int
-) -> None:
-    endpoint = "https://acct.r2.cloudflarestorage.com"
-    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", endpoint)
+R2_ENDPOINT = "https://acct.r2.cloudflarestorage.com"
+
+
+@pytest.fixture
+def r2_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[R2Backend]:
+    """R2 on moto's in-process mock, on for the whole test."""
+    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
     with mock_aws():
-        bucket = make_bucket(endpoint, region="auto")
-        backend = R2Backend(
+        yield R2Backend(
             "r2",
-            bucket=bucket,
+            bucket=make_bucket(R2_ENDPOINT, region="auto"),
             region="auto",
-            endpoint_url=endpoint,
+            endpoint_url=R2_ENDPOINT,
             access_key_id="testing",
             secret_access_key="testing",
             addressing_style="path",
         )
-        headers = _upload_headers(backend.client, bucket, size)
-        assert headers and _checksummed(headers) == []
-        assert any(
-            h.get("Content-Type") in ("audio/wav", b"audio/wav") for h in headers
-        )
-        # The same upload with boto3's defaults does send them: the check bites.
-        default = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="auto",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(s3={"addressing_style": "path"}),
-        )
-        assert _checksummed(_upload_headers(default, bucket, size)) != []
+
+
+@pytest.mark.parametrize("size", [1024, 11 * 1024 * 1024])
+def test_r2_uploads_send_no_checksums(r2_in_process: R2Backend, size: int) -> None:
+    backend = r2_in_process
+    bucket, endpoint = backend.bucket, R2_ENDPOINT
+    headers = _upload_headers(backend.client, bucket, size)
+    assert headers and _checksummed(headers) == []
+    assert any(h.get("Content-Type") in ("audio/wav", b"audio/wav") for h in headers)
+    # The same upload with boto3's defaults does send them: the check bites.
+    default = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="auto",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    assert _checksummed(_upload_headers(default, bucket, size)) != []
 
 
 class TestLocalUrls:
@@ -308,41 +312,25 @@ class TestLocalUrls:
 
 
 @pytest.mark.parametrize("size", [1024, 6 * 1024 * 1024])
-def test_r2_backend_puts_send_no_checksums(
-    monkeypatch: pytest.MonkeyPatch, size: int
-) -> None:
+def test_r2_backend_puts_send_no_checksums(r2_in_process: R2Backend, size: int) -> None:
     """Both of the backend's paths: one PutObject, and multipart."""
-    endpoint = "https://acct.r2.cloudflarestorage.com"
-    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", endpoint)
-    with mock_aws():
-        bucket = make_bucket(endpoint, region="auto")
-        backend = R2Backend(
-            "r2",
-            bucket=bucket,
-            region="auto",
-            endpoint_url=endpoint,
-            access_key_id="testing",
-            secret_access_key="testing",
-            addressing_style="path",
-            multipart_threshold=5 * 1024 * 1024,
-            multipart_chunksize=5 * 1024 * 1024,
+    backend = r2_in_process
+    backend._transfer.multipart_threshold = 5 * 1024 * 1024
+    backend._transfer.multipart_chunksize = 5 * 1024 * 1024
+    seen: list[tuple[str, dict[str, str]]] = []
+    for op in ("PutObject", "CreateMultipartUpload", "UploadPart"):
+        backend.client.meta.events.register(
+            f"before-send.s3.{op}",
+            lambda request, op=op, **_: seen.append((op, dict(request.headers))),
         )
-        seen: list[tuple[str, dict[str, str]]] = []
-        for op in ("PutObject", "CreateMultipartUpload", "UploadPart"):
-            backend.client.meta.events.register(
-                f"before-send.s3.{op}",
-                lambda request, op=op, **_: seen.append((op, dict(request.headers))),
-            )
-        assert (
-            backend.put(
-                "tts/u/a.wav", io.BytesIO(b"x" * size), content_type="audio/wav"
-            )
-            == size
-        )
-        assert {op for op, _ in seen} == (
-            {"PutObject"}
-            if size < 5 * 1024 * 1024
-            else {"CreateMultipartUpload", "UploadPart"}
-        )
-        assert _checksummed([h for _, h in seen]) == []
-        assert backend.open("tts/u/a.wav").read() == b"x" * size
+    assert (
+        backend.put("tts/u/a.wav", io.BytesIO(b"x" * size), content_type="audio/wav")
+        == size
+    )
+    assert {op for op, _ in seen} == (
+        {"PutObject"}
+        if size < 5 * 1024 * 1024
+        else {"CreateMultipartUpload", "UploadPart"}
+    )
+    assert _checksummed([h for _, h in seen]) == []
+    assert backend.open("tts/u/a.wav").read() == b"x" * size

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from .audio import audio_bytes, mp3_bytes, wav_bytes
 from .fake_resemble import FakeResemble
-from .server import serve_wsgi
+from .server import free_port, redis_server, serve_process, serve_wsgi
 
-__all__ = ["FakeResemble", "audio_bytes", "mp3_bytes", "serve_wsgi", "wav_bytes"]
+__all__ = [
+    "FakeResemble",
+    "audio_bytes",
+    "free_port",
+    "mp3_bytes",
+    "redis_server",
+    "serve_process",
+    "serve_wsgi",
+    "wav_bytes",
+]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,3 +33,53 @@ def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_process(argv: list[str], port: int, *, timeout: float = 30) -> Iterator[None]:
+    """Run ``argv`` (a server that will listen on ``port``), wait until it
+    accepts connections, and terminate it on exit."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{argv[0]} did not start listening on {port}"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def redis_server(binary: str = "redis-server") -> Iterator[str]:
+    """A redis-server of its own on a free loopback port, keeping nothing on
+    disk; yields its URL."""
+    port = free_port()
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    with serve_process(argv, port):
+        yield f"redis://127.0.0.1:{port}/0"
