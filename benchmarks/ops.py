@@ -74,7 +74,7 @@ def erase(lines: list[str]) -> None:
         "|---|---:|---:|---:|",
         f"| lower bound | {floor_delete} (one per 1,000 keys) | {pages} (the listing pages) | |",
         f"| `erase-user` | {requests['DeleteObjects']} | {requests['ListObjectsV2']} "
-        f"({requests['ListObjectsV2'] - pages} beyond the floor: the final verification) "
+        f"({requests['ListObjectsV2'] - pages} beyond the floor, most of them the final verification) "
         f"| {total / seconds:,.0f} |",
         "",
         f"{sum(result.deleted.values()):,} deleted in {seconds:.1f} s, {len(result.remaining)} left; the other",
@@ -145,7 +145,8 @@ def backfill(lines: list[str]) -> None:
         "",
         f"Ratio (ours / raw): **{ours / raw_seconds:.2f}**; copied {counts['copied']}, and on the",
         f"re-run skipped {again['skipped']} without a request per object (the two listings",
-        "are walked side by side). Ours streams each body (constant memory) through",
-        "boto3's transfer manager, where the raw loop holds each body in memory.",
+        "are walked side by side). Ours streams each body (constant memory; an object",
+        "under the multipart threshold goes as one PutObject), reading its type and",
+        "metadata from the same GetObject.",
         "",
     ]

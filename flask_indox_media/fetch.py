@@ -201,17 +201,20 @@ class SniffedStream:
         )
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
+        parts, have = [self._buffer], len(self._buffer)
+        while size < 0 or have < size:
             chunk = next(self._chunks, b"")
             if not chunk:
                 break
-            self._buffer += chunk
-            if self.count + len(self._buffer) > self.limit:
+            parts.append(chunk)
+            have += len(chunk)
+            if self.count + have > self.limit:
                 raise AssetTooLargeError(f"larger than {self.limit} bytes")
+        buffer = b"".join(parts)  # one copy, however many chunks
         if size < 0:
-            data, self._buffer = self._buffer, b""
+            data, self._buffer = buffer, b""
         else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
+            data, self._buffer = buffer[:size], buffer[size:]
         self.count += len(data)
         if self.count > self.limit:
             raise AssetTooLargeError(f"larger than {self.limit} bytes")

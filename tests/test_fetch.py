@@ -151,3 +151,13 @@ def test_stream_sniffs_and_counts(canary: tuple[Canary, str]) -> None:
         assert stream.media_type is not None and stream.media_type.extension == "wav"
         data = stream.read()
     assert len(data) == stream.count == 10 * 5012
+
+
+def test_size_limit_within_the_first_chunk() -> None:
+    from flask_indox_media.fetch import SniffedStream
+
+    stream = SniffedStream([b"RIFF\0\0\0\0WAVE" + bytes(200)], limit=100)
+    assert stream.media_type is not None
+    with pytest.raises(AssetTooLargeError):
+        while stream.read(16):
+            pass
