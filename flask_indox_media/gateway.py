@@ -4,7 +4,6 @@ signed callback URLs substituted for the caller's own."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -12,14 +11,13 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 
 import requests
-from flask import Response, current_app, g, request, url_for
+from flask import Response, current_app, g, request
 from flask_smorest import abort
 
 from .assets import Asset
 from .exceptions import InvalidKeyPartError, SourceRejectedError, UpstreamError
 from .extension import EXTENSION_KEY, IndoxMediaState
 from .hooks import rewrite
-from .signing import sign, verify
 from .storage.base import StorageBackend
 from .upstream import FORWARDED_HEADERS
 
@@ -32,7 +30,6 @@ _PASSED_HEADERS = (
     "Content-Disposition",
     "Retry-After",
 )
-_CALLBACK_PURPOSE = "callback"
 #: JSON bodies larger than this are streamed through without rewriting.
 MAX_REWRITE_BYTES = 64 * 1024 * 1024
 
@@ -201,33 +198,3 @@ def input_audio(audio_url: str) -> tuple[str, Any, str]:
         response.raw,
         response.headers.get("Content-Type", "application/octet-stream"),
     )
-
-
-def callback_url(original: str, kind: str) -> str:
-    """The gateway's own signed callback URL standing for ``original``."""
-    message = json.dumps([user_id(), original, kind], separators=(",", ":"))
-    body = base64.urlsafe_b64encode(message.encode()).decode().rstrip("=")
-    token = f"{body}.{sign(state().settings.signing_key, _CALLBACK_PURPOSE, message)}"
-    path = url_for("indox_media_gateway.callback", token=token)
-    base = state().settings.public_url or request.host_url.rstrip("/")
-    return base + path
-
-
-def read_callback_token(token: str) -> tuple[str, str, str] | None:
-    """``(user id, original callback URL, kind)`` of a valid token, else ``None``."""
-    try:
-        body, signature = token.split(".")
-        message = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-        user, original, kind = json.loads(message)
-    except ValueError:
-        return None
-    if not verify(state().settings.signing_key, _CALLBACK_PURPOSE, message, signature):
-        return None
-    return str(user), str(original), str(kind)
-
-
-def substitute_callback(body: dict[str, Any], kind: str) -> None:
-    """Swap the caller's ``callback_uri`` for the gateway's own, in place."""
-    original = body.get("callback_uri")
-    if isinstance(original, str) and original:
-        body["callback_uri"] = callback_url(original, kind)

@@ -47,8 +47,10 @@ def mirror_url(backend: str, key: str, source_url: str) -> dict[str, Any]:
 
 def forward_callback(url: str, body: str) -> int:
     """POST a rewritten callback payload to the caller's own callback URL."""
+    from .callbacks import forward
+
     with app_state() as state:
-        return state.mirror.forward(url, body)
+        return forward(state, url, body)
 
 
 def replicate(backend: str, key: str) -> list[str]:

@@ -25,7 +25,6 @@ from .exceptions import (
     SourceRejectedError,
     StorageError,
     UnsupportedMediaError,
-    UpstreamError,
 )
 from .fetch import Fetcher, HostPolicy, response_stream
 from .media_types import MediaType
@@ -230,7 +229,7 @@ class MirrorService:
                 kwargs=kwargs,
                 job_id=job_id(asset.backend, asset.key),
                 unique=True,
-                retry=self._retry(),
+                retry=self.retry_policy(),
                 job_timeout=settings.job_timeout,
                 failure_ttl=settings.failure_ttl,
                 result_ttl=3600,
@@ -324,64 +323,6 @@ class MirrorService:
         if job is not None:
             job.delete()
 
-    def deliver_callback(
-        self, body: bytes, kind: str, user_id: str, original: str
-    ) -> bytes:
-        """Mirror the audio of Resemble's callback ``body`` and forward the
-        rewritten payload to the caller's ``original`` URL (in a job with
-        retries; https and public addresses only, unless listed ``host:port``).
-
-        :returns: the payload forwarded.
-        """
-        from .hooks import rewrite
-
-        try:
-            payload = rewrite(self._state, body, kind, user_id) or body
-        except Exception:
-            logger.exception("indox-media: rewriting a callback failed")
-            payload = body
-        if self.queue is None:
-            try:
-                self.forward(original, payload.decode())
-            except (IndoxMediaError, requests.RequestException) as exc:
-                logger.warning(
-                    "indox-media: forwarding a callback failed: %s", type(exc).__name__
-                )
-            return payload
-        from . import jobs
-
-        self.queue.enqueue(
-            jobs.forward_callback,
-            kwargs={"url": original, "body": payload.decode()},
-            retry=self._retry(),
-            job_timeout=self._state.settings.job_timeout,
-            failure_ttl=self._state.settings.failure_ttl,
-            description="forward a callback",
-        )
-        return payload
-
-    def forward(self, url: str, body: str) -> int:
-        """POST ``body`` to the caller's callback ``url``; returns the status.
-
-        :raises SourceRejectedError: the URL is not https on a public address.
-        :raises UpstreamError: the receiver answered with an error.
-        """
-        fetcher = Fetcher(
-            HostPolicy(self._state.settings.source_hosts, any_public_host=True),
-            timeout=self.fetcher.timeout,
-        )
-        with fetcher.open(
-            url,
-            method="POST",
-            data=body.encode(),
-            headers={"Content-Type": "application/json"},
-        ) as response:
-            if response.status_code >= 400:
-                raise UpstreamError(
-                    f"the callback receiver answered {response.status_code}"
-                )
-            return response.status_code
-
     def replicate_later(self, asset: Asset) -> None:
         """Copy a freshly written asset to the ``INDOX_MEDIA_MIRROR_BACKENDS``
         (dual-write): in a job, or in-process without Redis."""
@@ -398,7 +339,7 @@ class MirrorService:
                 kwargs={"backend": asset.backend, "key": asset.key},
                 job_id="indox-replicate-" + job_id(asset.backend, asset.key)[13:],
                 unique=True,
-                retry=self._retry(),
+                retry=self.retry_policy(),
                 job_timeout=self._state.settings.job_timeout,
                 failure_ttl=self._state.settings.failure_ttl,
                 description=f"replicate {asset.key}",
@@ -420,7 +361,8 @@ class MirrorService:
         ]
         return [n for n in targets if copy_object(source, self._state.backends[n], key)]
 
-    def _retry(self) -> Retry | None:
+    def retry_policy(self) -> Retry | None:
+        """``rq.Retry`` from ``INDOX_MEDIA_JOB_RETRIES`` (``None``: no retries)."""
         retries = self._state.settings.job_retries
         return Retry(max=len(retries), interval=list(retries)) if retries else None
 
