@@ -19,7 +19,7 @@ from .assets import Asset
 from .blueprint import bp
 from .exceptions import InvalidKeyPartError
 from .gateway import fail, state, user_id
-from .keys import isoformat_z
+from .keys import DEFAULT_CLASSES, isoformat_z
 from .media_types import SNIFF_BYTES, sniff
 
 #: Upload ``purpose`` -> (asset class, the kinds of media it accepts).
@@ -57,13 +57,7 @@ class UploadSchema(AssetSchema):
 
 
 class MediaQuery(Schema):
-    asset_class = fields.String(
-        validate=validate.OneOf(
-            sorted(
-                {c for c, _ in PURPOSES.values()} | {"tts", "voice_design", "voices"}
-            )
-        )
-    )
+    asset_class = fields.String(validate=validate.OneOf(sorted(DEFAULT_CLASSES)))
 
 
 def clean_file_name(name: str | None) -> str:

@@ -46,8 +46,7 @@ class UpstreamClient:
         """The process's pooled session (a new one after a fork)."""
         with self._lock:
             if self._session is None or self._pid != os.getpid():
-                session = requests.Session()
-                session.trust_env = False
+                session = requests.Session()  # HTTPS_PROXY and the like apply
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)

@@ -43,7 +43,7 @@ def test_mirrors_run_in_a_worker(queued: Flask, fake: Any) -> None:
     job = queue_of(queued).jobs[0]
     assert job.id == job_id("local", key)
     assert job.retries_left == 2 and job.retry_intervals == [1, 2]
-    assert job.timeout == 600 and job.failure_ttl == 7 * 24 * 3600
+    assert job.timeout == 600 and job.failure_ttl == 24 * 3600
     assert job.kwargs == {
         "backend": "local",
         "key": key,
