@@ -93,8 +93,8 @@ class KeyIndex:
         out = []
         for name, ok, (_, value, _) in zip(names, created, claims, strict=True):
             first = stored.get(name)
-            if ok or first is None:
-                out.append((value, bool(ok)))
+            if ok or first is None:  # None: it expired in between, so ours is new
+                out.append((value, True))
             else:
                 out.append(
                     (first.decode() if isinstance(first, bytes) else str(first), False)
