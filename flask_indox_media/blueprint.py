@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, g, request
@@ -124,23 +123,35 @@ def _unsupported(exc: UnsupportedMediaError) -> Response:
 
 
 def _call(
-    kind: str | None, method: str, path: str, *, route_id: str | None = None, **kw: Any
+    kind: str | None,
+    method: str,
+    path: str,
+    *,
+    route_id: str | None = None,
+    body: gateway.MultipartBody | None = None,
+    **kw: Any,
 ) -> Response:
     upstream = state().upstream
+    headers = gateway.forwarded_headers()
+    if body is not None:
+        headers["Content-Type"] = body.content_type
+        kw["data"] = iter(body)
     try:
         response = upstream.request(
-            method, upstream.v2_url(path), headers=gateway.forwarded_headers(), **kw
+            method, upstream.v2_url(path), headers=headers, **kw
         )
     finally:
-        for _, stream, _ in (kw.get("files") or {}).values():
-            stream.close()
+        if body is not None:
+            body.close()
     return relay(response, kind, route_id=route_id)
 
 
-def _with_file(field: str, audio_url: str, form: dict[str, Any]) -> dict[str, Any]:
+def _with_file(
+    field: str, audio_url: str, form: dict[str, Any]
+) -> gateway.MultipartBody:
+    """The caller's audio (own asset or allowed URL) as Resemble's file field."""
     name, stream, content_type = gateway.input_audio(audio_url)
-    data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in form.items()}
-    return {"files": {field: (name, stream, content_type)}, "data": data}
+    return gateway.MultipartBody(form, field, name, stream, content_type)
 
 
 # Text-to-speech ------------------------------------------------------------
@@ -227,7 +238,7 @@ def create_recording(args: dict[str, Any], voice_uuid: str) -> Response:
         "recording",
         "POST",
         f"voices/{voice_uuid}/recordings",
-        **_with_file("file", audio_url, form),
+        body=_with_file("file", audio_url, form),
     )
 
 
@@ -305,7 +316,7 @@ def create_enhance(args: dict[str, Any]) -> Response:
         "enhance",
         "POST",
         "audio_enhancements",
-        **_with_file("audio_file", audio_url, args),
+        body=_with_file("audio_file", audio_url, args),
     )
 
 
@@ -319,7 +330,9 @@ def get_enhance(job_id: str) -> Response:
 @bp.arguments(EditArgs)
 def create_edit(args: dict[str, Any]) -> Response:
     audio_url = args.pop("audio_url")
-    return _call("edit", "POST", "edit", **_with_file("input_audio", audio_url, args))
+    return _call(
+        "edit", "POST", "edit", body=_with_file("input_audio", audio_url, args)
+    )
 
 
 @bp.route("/edit/<job_id>", methods=["GET"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any, NoReturn
@@ -198,3 +199,52 @@ def input_audio(audio_url: str) -> tuple[str, Any, str]:
         response.raw,
         response.headers.get("Content-Type", "application/octet-stream"),
     )
+
+
+class MultipartBody:
+    """A ``multipart/form-data`` body of form fields and one file, generated as
+    it is sent: the file is streamed, never held whole in memory."""
+
+    _CHUNK = 256 * 1024
+
+    def __init__(
+        self,
+        fields: dict[str, Any],
+        file_field: str,
+        name: str,
+        stream: Any,
+        content_type: str,
+    ) -> None:
+        self.boundary = "indox-media-" + secrets.token_hex(12)
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        self._fields = {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()
+        }
+        self._file = (
+            file_field,
+            name.replace('"', "").replace("\r", "").replace("\n", ""),
+            stream,
+            content_type,
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        dash = f"--{self.boundary}\r\n".encode()
+        for key, value in self._fields.items():
+            yield (
+                dash
+                + f'Content-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+            )
+        field, name, stream, content_type = self._file
+        yield (
+            dash
+            + (
+                f'Content-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+        )
+        while chunk := stream.read(self._CHUNK):
+            yield chunk
+        yield f"\r\n--{self.boundary}--\r\n".encode()
+
+    def close(self) -> None:
+        self._file[2].close()
