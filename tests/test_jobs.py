@@ -293,3 +293,43 @@ def test_official_sdk_end_to_end_over_http(
             requests.get(direct["audio_url"], timeout=10).headers["Content-Type"]
             == "audio/mpeg"
         )
+
+
+def test_batch_callback_through_the_native_api(
+    make_gateway: Callable[..., Flask],
+    redis_db: str,
+    fake: Any,
+    upstream: str,
+    receiver: tuple[Receiver, str],
+) -> None:
+    got, receiver_url = receiver
+    hosts = ",".join(
+        "127.0.0.1:" + u.rsplit(":", 1)[1] for u in (upstream, receiver_url)
+    )
+    app = make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_SOURCE_HOSTS": hosts}
+    )
+    with serve_wsgi(app) as gateway_url:
+        created = requests.post(
+            f"{gateway_url}{P}/v2/projects/p1/batch",
+            json={
+                "voice_uuid": "v",
+                "body": ["one", "two"],
+                "callback_uri": receiver_url + "/batch",
+            },
+            headers={"Authorization": "Token token=key-a"},
+            timeout=10,
+        )
+        assert created.status_code == 200 and created.json()["item"]["total_count"] == 2
+        assert fake.pending_callbacks[0][0].startswith(gateway_url + P + "/callbacks/")
+        assert fake.deliver_callbacks() == [200]
+        work(app)
+    clips = got.payloads[0]["clips"]
+    assert [c["asset_class"] for c in clips] == ["tts", "tts"]
+    state = app.extensions["indox_media"]
+    for clip in clips:
+        key = clip["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+        with state.primary.open(key) as stored:
+            assert (
+                stored.read() == fake.files[clip["resemble_url"].rsplit("/", 1)[1]][0]
+            )

@@ -378,6 +378,33 @@ class FakeResemble:
             fake.clips[uuid] = {**item, "audio_src": url}
             return jsonify(success=True, item=fake.clips[uuid])
 
+        @app.post("/api/v2/projects/<p>/batch")
+        def create_batch(p: str) -> Any:
+            body = request.get_json(force=True)
+            texts = body.get("body") or []
+            uuid = fake.new_id("batch-")
+            item = {
+                "uuid": uuid,
+                "voice_uuid": body.get("voice_uuid"),
+                "total_count": len(texts),
+                "completed_count": 0,
+                "failed_count": 0,
+            }
+            if body.get("callback_uri"):
+                clips = [
+                    {
+                        "uuid": fake.new_id("clip-"),
+                        "body": text,
+                        "audio_src": fake.add_file(
+                            wav_bytes(0.2, frequency=500 + 50 * i), "audio/wav", "wav"
+                        ),
+                    }
+                    for i, text in enumerate(texts)
+                ]
+                done = {**item, "completed_count": len(texts), "clips": clips}
+                fake.pending_callbacks.append((body["callback_uri"], done))
+            return jsonify(success=True, item=item)
+
         @app.get("/api/v2/projects/<p>/clips")
         def clips(p: str) -> Any:
             return jsonify(
