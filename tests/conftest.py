@@ -25,6 +25,7 @@ os.environ.pop("STORAGE_BACKEND", None)
 for _name in [k for k in os.environ if k.startswith("INDOX_MEDIA_")]:
     del os.environ[_name]
 
+R2_ENDPOINT = "https://acct.r2.cloudflarestorage.com"
 S3_CREDS = {
     "INDOX_MEDIA_S3_ACCESS_KEY_ID": "testing",
     "INDOX_MEDIA_S3_SECRET_ACCESS_KEY": "testing",
@@ -224,3 +225,33 @@ def r2_config(endpoint: str) -> dict[str, Any]:
         "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
         "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
     }
+
+
+def create_clip(client: Any, headers: dict[str, str] = ALICE) -> dict[str, Any]:
+    """Create a clip through the gateway (the fake answers with its audio URL);
+    returns its ``item``."""
+    response = client.post(
+        "/api/v1/resemble/projects/p/clips",
+        json={"voice_uuid": "v", "body": "x"},
+        headers=headers,
+    )
+    item: dict[str, Any] = response.get_json()["item"]
+    return item
+
+
+@pytest.fixture
+def r2_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """R2 on moto's in-process mock (on for the whole test)."""
+    from flask_indox_media.storage.s3 import R2Backend
+
+    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
+    with mock_aws():
+        yield R2Backend(
+            "r2",
+            bucket=make_bucket(R2_ENDPOINT, region="auto"),
+            region="auto",
+            endpoint_url=R2_ENDPOINT,
+            access_key_id="testing",
+            secret_access_key="testing",
+            addressing_style="path",
+        )

@@ -16,7 +16,7 @@ from flask import Flask
 
 from flask_indox_media import jobs
 from flask_indox_media.testing import wav_bytes
-from tests.conftest import ALICE, make_bucket, r2_config, work
+from tests.conftest import ALICE, create_clip, make_bucket, r2_config, work
 
 P = "/api/v1/resemble"
 
@@ -239,9 +239,7 @@ def test_erase_user_everywhere(
         }
         for b in ("r2", "s3")
     }
-    client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
+    create_clip(client)
     assert (
         app.extensions["indox_media"].mirror.queue.count == 1
     )  # alice's pending mirror
@@ -357,11 +355,9 @@ def test_dual_write(
         data={"file": (io.BytesIO(wav_bytes(0.1)), "a.wav")},
         headers=ALICE,
     ).get_json()
-    clip = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    ).get_json()
+    clip = create_clip(client)
     assert body["key"] in keys(app, "r2") and body["key"] in keys(app, "s3")
-    assert len(keys(app, "s3", "tts/")) == 1 and clip["item"]["asset_class"] == "tts"
+    assert len(keys(app, "s3", "tts/")) == 1 and clip["asset_class"] == "tts"
     assert (
         client.delete(f"{P}/media/{body['asset_id']}", headers=ALICE).status_code == 204
     )

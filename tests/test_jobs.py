@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry
 
 from flask_indox_media.mirror import job_id
 from flask_indox_media.testing import serve_wsgi
-from tests.conftest import ALICE, make_bucket, work
+from tests.conftest import ALICE, create_clip, make_bucket, work
 
 P = "/api/v1/resemble"
 
@@ -33,9 +33,7 @@ def queue_of(app: Flask) -> Queue:
 
 def test_mirrors_run_in_a_worker(queued: Flask, fake: Any) -> None:
     client = queued.test_client()
-    item = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    ).get_json()["item"]
+    item = create_clip(client)
     state = queued.extensions["indox_media"]
     key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
     assert not state.primary.exists(key)  # presigned before the object exists
@@ -62,14 +60,10 @@ def test_repeated_polls_enqueue_one_job_and_store_one_object(
     queued: Flask, fake: Any
 ) -> None:
     client = queued.test_client()
-    src = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
+    src = create_clip(client)
     work(queued)
     job = client.post(
-        f"{P}/enhance",
-        json={"audio_url": src.get_json()["item"]["audio_src"]},
-        headers=ALICE,
+        f"{P}/enhance", json={"audio_url": src["audio_src"]}, headers=ALICE
     )
     enh = job.get_json()["uuid"]
     client.get(f"{P}/enhance/{enh}", headers=ALICE)
@@ -93,9 +87,7 @@ def test_a_failing_mirror_retries_then_stays_visible(
         {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": []}
     )
     client = app.test_client()
-    item = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    ).get_json()["item"]
+    item = create_clip(client)
     name = item["resemble_url"].rsplit("/", 1)[1]
     saved = fake.files.pop(name)  # the upstream file is gone: 404
     work(app)
@@ -118,9 +110,7 @@ def test_retries_are_scheduled_with_backoff(
         {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": [30]}
     )
     client = app.test_client()
-    item = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    ).get_json()["item"]
+    item = create_clip(client)
     fake.files.clear()
     work(app)
     key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
@@ -136,9 +126,7 @@ def test_cli_worker_burst(queued: Flask) -> None:
         f"{P}/tts/synthesize", json={"voice_uuid": "v", "text": "x"}, headers=ALICE
     )
     assert item.status_code == 200
-    client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
+    create_clip(client)
     assert (
         queue_of(queued).count == 1
     )  # inline audio is stored in the request, URLs queued
@@ -181,6 +169,19 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         yield app, url
 
 
+def listing_receiver(
+    make_gateway: Callable[..., Flask], redis_db: str, upstream: str, receiver_url: str
+) -> Flask:
+    """A queued gateway whose trusted hosts list the caller's callback receiver
+    (on loopback, so only as a listed ``host:port``)."""
+    hosts = ",".join(
+        "127.0.0.1:" + u.rsplit(":", 1)[1] for u in (upstream, receiver_url)
+    )
+    return make_gateway(
+        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_SOURCE_HOSTS": hosts}
+    )
+
+
 def test_async_clip_callback_is_mirrored_and_forwarded(
     make_gateway: Callable[..., Flask],
     redis_db: str,
@@ -189,12 +190,7 @@ def test_async_clip_callback_is_mirrored_and_forwarded(
     receiver: tuple[Receiver, str],
 ) -> None:
     got, receiver_url = receiver
-    hosts = ",".join(
-        "127.0.0.1:" + u.rsplit(":", 1)[1] for u in (upstream, receiver_url)
-    )
-    app = make_gateway(
-        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_SOURCE_HOSTS": hosts}
-    )
+    app = listing_receiver(make_gateway, redis_db, upstream, receiver_url)
     with serve_wsgi(app) as gateway_url:
         created = requests.post(
             f"{gateway_url}{P}/projects/p1/clips",
@@ -303,12 +299,7 @@ def test_batch_callback_through_the_native_api(
     receiver: tuple[Receiver, str],
 ) -> None:
     got, receiver_url = receiver
-    hosts = ",".join(
-        "127.0.0.1:" + u.rsplit(":", 1)[1] for u in (upstream, receiver_url)
-    )
-    app = make_gateway(
-        {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_SOURCE_HOSTS": hosts}
-    )
+    app = listing_receiver(make_gateway, redis_db, upstream, receiver_url)
     with serve_wsgi(app) as gateway_url:
         created = requests.post(
             f"{gateway_url}{P}/v2/projects/p1/batch",

@@ -16,7 +16,7 @@ from werkzeug.test import encode_multipart
 
 from flask_indox_media.media_routes import clean_file_name
 from flask_indox_media.testing import serve_wsgi, wav_bytes
-from tests.conftest import ALICE, AUDIO_DIR, BOB, r2_config, work
+from tests.conftest import ALICE, AUDIO_DIR, BOB, create_clip, r2_config, work
 
 P = "/api/v1/resemble"
 SAMPLES = {
@@ -412,9 +412,7 @@ def test_pending_and_failed_mirrors(
         {"INDOX_MEDIA_REDIS_URL": redis_db, "INDOX_MEDIA_JOB_RETRIES": []}
     )
     client = app.test_client()
-    item = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    ).get_json()["item"]
+    item = create_clip(client)
     pending = client.get(f"{P}/media/{item['asset_id']}", headers=ALICE).get_json()
     assert (
         pending["status"] == "pending"

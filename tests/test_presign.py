@@ -17,11 +17,10 @@ from botocore.config import Config
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from flask_indox_media.keys import AssetClassTable, build_key
 from flask_indox_media.storage.s3 import R2Backend, S3Backend
-from tests.conftest import Clock, make_bucket
+from tests.conftest import R2_ENDPOINT, Clock
 
 TABLE = AssetClassTable()
 
@@ -179,25 +178,6 @@ def _checksummed(headers: list[dict[str, str]]) -> list[str]:
             if name.lower() == "content-encoding" and "aws-chunked" in text:
                 found.append(f"{name}: {text}")
     return found
-
-
-R2_ENDPOINT = "https://acct.r2.cloudflarestorage.com"
-
-
-@pytest.fixture
-def r2_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[R2Backend]:
-    """R2 on moto's in-process mock, on for the whole test."""
-    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
-    with mock_aws():
-        yield R2Backend(
-            "r2",
-            bucket=make_bucket(R2_ENDPOINT, region="auto"),
-            region="auto",
-            endpoint_url=R2_ENDPOINT,
-            access_key_id="testing",
-            secret_access_key="testing",
-            addressing_style="path",
-        )
 
 
 @pytest.mark.parametrize("size", [1024, 11 * 1024 * 1024])

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_indox_media.testing import serve_wsgi, wav_bytes
-from tests.conftest import ALICE, BOB
+from tests.conftest import ALICE, BOB, create_clip
 
 P = "/api/v1/resemble"
 
@@ -172,10 +172,7 @@ def test_voice_design_moves_the_original_audio_url(
 def test_enhance_is_mirrored_lazily_once(
     client: FlaskClient, fake: Any, gateway: Flask
 ) -> None:
-    source = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
-    audio_url = source.get_json()["item"]["audio_src"]
+    audio_url = create_clip(client)["audio_src"]
     job = client.post(
         f"{P}/enhance",
         json={"audio_url": audio_url, "remove_noise": True},
@@ -204,10 +201,7 @@ def test_enhance_is_mirrored_lazily_once(
 
 
 def test_edit_and_watermark_polls(client: FlaskClient, fake: Any) -> None:
-    src = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
-    audio_url = src.get_json()["item"]["audio_src"]
+    audio_url = create_clip(client)["audio_src"]
     edit = client.post(
         f"{P}/edit",
         json={
@@ -256,10 +250,7 @@ def test_edit_and_watermark_polls(client: FlaskClient, fake: Any) -> None:
 
 
 def test_stt(client: FlaskClient, fake: Any) -> None:
-    src = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
-    audio_url = src.get_json()["item"]["audio_src"]
+    audio_url = create_clip(client)["audio_src"]
     created = client.post(
         f"{P}/stt", json={"audio_url": audio_url}, headers=ALICE
     ).get_json()["item"]
@@ -277,10 +268,7 @@ def test_voices_and_recordings(client: FlaskClient, fake: Any, gateway: Flask) -
     voice = client.post(f"{P}/voices", json={"name": "Mine"}, headers=ALICE).get_json()[
         "item"
     ]
-    src = client.post(
-        f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
-    )
-    audio_url = src.get_json()["item"]["audio_src"]
+    audio_url = create_clip(client)["audio_src"]
     rec = client.post(
         f"{P}/voices/{voice['uuid']}/recordings",
         json={

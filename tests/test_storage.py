@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +16,6 @@ from flask_indox_media import ObjectNotFoundError, StorageBackend, StorageError
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.storage.s3 import R2Backend, S3Backend
 from tests.conftest import make_bucket
-
-R2_ENDPOINT = "https://acct.r2.cloudflarestorage.com"
 
 
 class OneByteAtATime(io.RawIOBase):
@@ -162,20 +160,8 @@ class TestS3InProcess(BackendContract):
 
 class TestR2InProcess(BackendContract):
     @pytest.fixture
-    def backend(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[StorageBackend]:
-        monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
-        from moto import mock_aws
-
-        with mock_aws():
-            yield R2Backend(
-                "r2",
-                bucket=make_bucket(R2_ENDPOINT, region="auto"),
-                region="auto",
-                endpoint_url=R2_ENDPOINT,
-                access_key_id="testing",
-                secret_access_key="testing",
-                addressing_style="path",
-            )
+    def backend(self, r2_in_process: StorageBackend) -> StorageBackend:
+        return r2_in_process
 
 
 class TestR2OverHttp(BackendContract):
@@ -216,7 +202,7 @@ class TestR2OverHttp(BackendContract):
 
 
 def test_storage_outage_is_a_typed_error() -> None:
-    from tests.conftest import free_port
+    from flask_indox_media.testing import free_port
 
     backend = S3Backend(
         "s3",
