@@ -1,6 +1,6 @@
 """The proxy's moving parts: relaying upstream answers (rewritten when they
-carry audio), turning a caller's ``audio_url`` into bytes for Resemble, and the
-signed callback URLs substituted for the caller's own."""
+carry audio), and turning a caller's ``audio_url`` or ``asset_id`` into what
+Resemble takes (a URL, or a file streamed in a multipart body)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ def relay(
     streamed. A failure of the rewrite is logged and the original goes out.
     """
     headers = {h: upstream.headers[h] for h in _PASSED_HEADERS if h in upstream.headers}
+    if upstream.headers.get("Content-Encoding"):
+        # requests hands over the decoded body: the upstream length is not its.
+        headers.pop("Content-Length", None)
     content_type = upstream.headers.get("Content-Type", "")
     length = upstream.headers.get("Content-Length")
     small = length is None or (length.isdigit() and int(length) <= MAX_REWRITE_BYTES)

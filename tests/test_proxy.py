@@ -498,3 +498,34 @@ def test_upstream_failures_are_json_errors(
     body = response.get_json()
     assert body["code"] == status and body["message"]
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "upstream_path"),
+    [
+        ("/tts/voices", "voices"),  # read whole (a kind with audio rules)
+        ("/watermark/detect/j1", "watermark/detect/j1/result"),  # streamed through
+    ],
+)
+def test_compressed_upstream_answers_are_relayed_decoded(
+    mocked: tuple[FlaskClient, Any], path: str, upstream_path: str
+) -> None:
+    import gzip
+
+    client, rsps = mocked
+    body = json.dumps({"item": {"uuid": "j1", "name": "x" * 500}}).encode()
+    compressed = gzip.compress(body)
+    with rsps:
+        rsps.get(
+            "https://app.resemble.test/api/v2/" + upstream_path,
+            body=compressed,
+            headers={
+                "Content-Encoding": "gzip",
+                "Content-Length": str(len(compressed)),
+            },
+            content_type="application/json",
+        )
+        response = client.get(P + path)
+    assert response.status_code == 200
+    assert response.data == body
+    assert response.headers.get("Content-Length") in (None, str(len(body)))
