@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
+from redis.exceptions import RedisError
 
 from . import callbacks, gateway
 from .exceptions import (
@@ -110,6 +111,11 @@ def _source_error(exc: SourceRejectedError) -> Response:
 @bp.errorhandler(StorageError)
 def _storage_error(exc: StorageError) -> Response:
     return error(502, "the media storage is unavailable")
+
+
+@bp.errorhandler(RedisError)
+def _queue_error(exc: RedisError) -> Response:
+    return error(502, "the job queue is unavailable")
 
 
 @bp.errorhandler(AssetTooLargeError)

@@ -484,3 +484,42 @@ def test_upload_streams_to_storage(
     key = response.get_json()["key"]
     with app.extensions["indox_media"].primary.open(key) as stored:
         assert stored.read() == data
+
+
+@pytest.mark.parametrize("down", ["redis", "storage"])
+def test_outages_are_json_502s(make_gateway: Callable[..., Flask], down: str) -> None:
+    """Redis or the bucket down: clear JSON errors, never a 500."""
+    from flask_indox_media.testing import free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    config: dict[str, Any] = {"INDOX_MEDIA_REDIS_URL": f"redis://{dead}/0"}
+    if down == "storage":
+        config.update(
+            {
+                "INDOX_MEDIA_STORAGE_BACKEND": "r2",
+                "INDOX_MEDIA_R2_ENDPOINT_URL": f"http://{dead}",
+                "INDOX_MEDIA_R2_BUCKET": "gone",
+                "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
+                "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
+            }
+        )
+    app = make_gateway(config)
+    client = app.test_client()
+    state = app.extensions["indox_media"]
+    missing = state.asset_id(state.new_asset("tts", "alice", "wav"))
+    expected = {
+        "redis": "the job queue is unavailable",
+        "storage": "the media storage is unavailable",
+    }
+    response = client.get(f"{P}/media/{missing}", headers=ALICE)
+    assert response.status_code == 502
+    assert response.get_json()["message"] == expected[down]
+    if down == "storage":
+        upload = client.post(
+            f"{P}/uploads",
+            data={"file": (io.BytesIO(wav_bytes(0.1)), "a.wav")},
+            headers=ALICE,
+        )
+        assert (
+            upload.status_code == 502 and upload.get_json()["message"] == expected[down]
+        )
