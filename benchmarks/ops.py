@@ -60,6 +60,7 @@ def erase(lines: list[str]) -> None:
         start = time.perf_counter()
         result = ops.erase_user(state, "victim")
         seconds = time.perf_counter() - start
+        requests = Counter(requests)  # what the erase sent, before our own check
         left_for_bystander = sum(1 for _ in state.primary.list_objects(""))
     pages = sum(math.ceil(PER_CLASS / 1000) for _ in state.settings.classes)
     floor_delete = math.ceil(total / 1000)
@@ -74,7 +75,7 @@ def erase(lines: list[str]) -> None:
         "|---|---:|---:|---:|",
         f"| lower bound | {floor_delete} (one per 1,000 keys) | {pages} (the listing pages) | |",
         f"| `erase-user` | {requests['DeleteObjects']} | {requests['ListObjectsV2']} "
-        f"({requests['ListObjectsV2'] - pages} beyond the floor, most of them the final verification) "
+        f"({requests['ListObjectsV2'] - pages} beyond the floor: the final verification, one per prefix) "
         f"| {total / seconds:,.0f} |",
         "",
         f"{sum(result.deleted.values()):,} deleted in {seconds:.1f} s, {len(result.remaining)} left; the other",
