@@ -242,16 +242,21 @@ def create_clip(client: Any, headers: dict[str, str] = ALICE) -> dict[str, Any]:
 @pytest.fixture
 def r2_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """R2 on moto's in-process mock (on for the whole test)."""
-    from flask_indox_media.storage.s3 import R2Backend
-
     monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
     with mock_aws():
-        yield R2Backend(
-            "r2",
-            bucket=make_bucket(R2_ENDPOINT, region="auto"),
-            region="auto",
-            endpoint_url=R2_ENDPOINT,
-            access_key_id="testing",
-            secret_access_key="testing",
-            addressing_style="path",
-        )
+        yield r2_backend(R2_ENDPOINT)
+
+
+def r2_backend(endpoint: str) -> Any:
+    """An R2 backend on a fresh bucket at ``endpoint`` (an S3-compatible server)."""
+    from flask_indox_media.storage.s3 import R2Backend
+
+    return R2Backend(
+        "r2",
+        bucket=make_bucket(endpoint, region="auto"),
+        region="auto",
+        endpoint_url=endpoint,
+        access_key_id="testing",
+        secret_access_key="testing",
+        addressing_style="path",
+    )

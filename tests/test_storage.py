@@ -14,8 +14,8 @@ from flask import Flask
 
 from flask_indox_media import ObjectNotFoundError, StorageBackend, StorageError
 from flask_indox_media.storage.local import LocalBackend
-from flask_indox_media.storage.s3 import R2Backend, S3Backend
-from tests.conftest import make_bucket
+from flask_indox_media.storage.s3 import S3Backend
+from tests.conftest import make_bucket, r2_backend
 
 
 class OneByteAtATime(io.RawIOBase):
@@ -169,15 +169,8 @@ class TestR2OverHttp(BackendContract):
 
     @pytest.fixture
     def backend(self, moto_endpoint: str) -> StorageBackend:
-        return R2Backend(
-            "r2",
-            bucket=make_bucket(moto_endpoint, region="auto"),
-            region="auto",
-            endpoint_url=moto_endpoint,
-            access_key_id="testing",
-            secret_access_key="testing",
-            addressing_style="path",
-        )
+        backend: StorageBackend = r2_backend(moto_endpoint)
+        return backend
 
     def test_multipart_upload_has_equal_parts(self, backend: StorageBackend) -> None:
         assert isinstance(backend, S3Backend)

@@ -64,12 +64,13 @@ class FakeResemble:
             for url, body in pending
         ]
 
-    def _poll(self, job_id: str) -> dict[str, Any]:
+    def _poll(self, job_id: str) -> tuple[dict[str, Any], bool]:
+        """Count a GET of the job; returns it and whether it has finished."""
         job = self.jobs.get(job_id)
         if job is None:
             abort(404)
         job["polls"] += 1
-        return job
+        return job, job["polls"] > self.polls_until_done
 
     def _build(self) -> Flask:  # noqa: C901 - one route table
         app = Flask("fake_resemble")
@@ -232,8 +233,7 @@ class FakeResemble:
 
         @app.get("/api/v2/speech-to-text/<uuid>")
         def get_stt(uuid: str) -> Any:
-            job = fake._poll(uuid)
-            done = job["polls"] > fake.polls_until_done
+            job, done = fake._poll(uuid)
             return jsonify(
                 success=True,
                 item={
@@ -277,8 +277,7 @@ class FakeResemble:
 
         @app.get("/api/v2/audio_enhancements/<uuid>")
         def get_enhance(uuid: str) -> Any:
-            job = fake._poll(uuid)
-            done = job["polls"] > fake.polls_until_done
+            job, done = fake._poll(uuid)
             return jsonify(
                 success=True,
                 uuid=uuid,
@@ -295,9 +294,9 @@ class FakeResemble:
 
         @app.get("/api/v2/edit/<uuid>")
         def get_edit(uuid: str) -> Any:
-            job = fake._poll(uuid)
+            job, done = fake._poll(uuid)
             item = {"uuid": uuid, **job["form"]}
-            if job["polls"] > fake.polls_until_done:
+            if done:
                 item["result_audio_url"] = result_url(job)
             return jsonify(success=True, item=item)
 
@@ -320,8 +319,7 @@ class FakeResemble:
 
         @app.get("/api/v2/watermark/apply/<uuid>/result")
         def get_watermark(uuid: str) -> Any:
-            job = fake._poll(uuid)
-            done = job["polls"] > fake.polls_until_done
+            job, done = fake._poll(uuid)
             return jsonify(
                 success=True,
                 item={
