@@ -20,10 +20,10 @@ import requests
 from flask import Flask, g
 
 from example_app import create_app
-from flask_indox_media.gateway import relay
-from flask_indox_media.mirror import job_id
+from flask_indox_media.mirror import download
 from flask_indox_media.testing import FakeResemble, redis_server, serve_wsgi, wav_bytes
 from flask_indox_media.testing.fake_resemble import DEFAULT_KEY
+from flask_indox_media.web.relay import relay
 
 from .common import (
     CREDS,
@@ -188,10 +188,8 @@ def mirror_throughput(lines: list[str]) -> None:
 
         def ours(i: int) -> None:
             with app.app_context():
-                state.mirror.mirror_url(
-                    backend="r2",
-                    key=f"tts/u/2026/01/01/000000-r{i}.wav",
-                    source_url=url,
+                download.mirror_url(
+                    state, "r2", f"tts/u/2026/01/01/000000-r{i}.wav", url
                 )
 
         def baseline(i: int) -> None:
@@ -258,8 +256,8 @@ def enqueue_to_visible(lines: list[str]) -> None:
                     .split(f"/{state.settings.r2_bucket}/", 1)[1]
                     .split("?")[0]
                 )
-                assert job_id("r2", key)
-                while not state.primary.exists(key):
+                assert download.job_id(state.catalog.from_key("r2", key))
+                while not state.catalog.primary.exists(key):
                     time.sleep(0.002)
                 delays.append(time.perf_counter() - answered)
         finally:
@@ -292,7 +290,7 @@ def inline_decision(lines: list[str]) -> None:
             )
         )
         state = app.extensions["indox_media"]
-        queue = state.mirror.queue
+        queue = state.queue.rq
         n = 30
         with app.test_request_context():
             g._indox_media_user = "bench-user"

@@ -14,7 +14,8 @@ import boto3
 from moto import mock_aws
 
 from example_app import create_app
-from flask_indox_media import ops
+from flask_indox_media.ops import backfill as backfill_op
+from flask_indox_media.ops.users import erase_user
 
 from .common import CREDS, bucket, moto_server
 
@@ -56,12 +57,12 @@ def erase(lines: list[str]) -> None:
                     key = f"{asset_class.prefix}{user}/2026/01/{1 + i % 28:02d}/{i:06d}-r{i}.wav"
                     store.put_object("bench-erase", key, b"x")
         total = PER_CLASS * len(state.settings.classes)
-        requests = _count_requests(state.primary.client)
+        requests = _count_requests(state.catalog.primary.client)
         start = time.perf_counter()
-        result = ops.erase_user(state, "victim")
+        result = erase_user(state, "victim")
         seconds = time.perf_counter() - start
         requests = Counter(requests)  # what the erase sent, before our own check
-        left_for_bystander = sum(1 for _ in state.primary.list_objects(""))
+        left_for_bystander = sum(1 for _ in state.catalog.primary.list_objects(""))
     pages = sum(math.ceil(PER_CLASS / 1000) for _ in state.settings.classes)
     floor_delete = math.ceil(total / 1000)
     prefixes = len(state.settings.classes)
@@ -130,10 +131,10 @@ def backfill(lines: list[str]) -> None:
                 )
         raw_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        counts = ops.backfill(state, "s3", "r2")
+        counts = backfill_op.backfill(state, "s3", "r2")
         ours = time.perf_counter() - start
         start = time.perf_counter()
-        again = ops.backfill(state, "s3", "r2")
+        again = backfill_op.backfill(state, "s3", "r2")
         rerun = time.perf_counter() - start
     lines += [
         f"## Backfill of {n:,} objects of {size // 1024} KiB from S3 to R2 (moto server, loopback HTTP)",

@@ -11,7 +11,7 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from flask_indox_media.storage.s3 import R2Backend
+from flask_indox_media.storage.r2 import R2Backend
 
 from .common import CREDS, MiB, PatternStream, bucket, moto_server, per_call
 

@@ -111,7 +111,8 @@ def main() -> None:
             print("\nObjects in the bucket:")
             for name, asset_class in state.settings.classes.items():
                 keys = [
-                    info.key for info in state.primary.list_objects(asset_class.prefix)
+                    info.key
+                    for info in state.catalog.primary.list_objects(asset_class.prefix)
                 ]
                 for key in keys:
                     print(f"  {key}")

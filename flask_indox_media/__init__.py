@@ -6,20 +6,25 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .assets import Asset
+from .catalog import AssetCatalog
 from .exceptions import (
     AssetTooLargeError,
     ConfigurationError,
     IndoxMediaError,
     InvalidKeyPartError,
+    InvalidTokenError,
     ObjectNotFoundError,
+    QueueError,
+    RequestError,
     SourceRejectedError,
     StorageError,
     UnsupportedMediaError,
     UpstreamError,
 )
-from .extension import IndoxMedia, IndoxMediaState
+from .extension import IndoxMedia
 from .keys import AssetClass
-from .storage.base import ObjectInfo, StorageBackend
+from .state import IndoxMediaState, current_state
+from .storage.base import BucketRules, ObjectInfo, StorageBackend
 
 try:
     __version__ = version("flask-indox-media")
@@ -28,18 +33,24 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
 
 __all__ = [
     "Asset",
+    "AssetCatalog",
     "AssetClass",
     "AssetTooLargeError",
+    "BucketRules",
     "ConfigurationError",
     "IndoxMedia",
     "IndoxMediaError",
     "IndoxMediaState",
     "InvalidKeyPartError",
+    "InvalidTokenError",
     "ObjectInfo",
     "ObjectNotFoundError",
+    "QueueError",
+    "RequestError",
     "SourceRejectedError",
     "StorageBackend",
     "StorageError",
     "UnsupportedMediaError",
     "UpstreamError",
+    "current_state",
 ]

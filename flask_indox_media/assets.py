@@ -1,4 +1,4 @@
-"""Assets and their ids.
+"""Assets, their ids, and their one public representation.
 
 An asset's whole state is its object key (class, user, creation time, request
 id, extension) plus the backend that holds it. The asset id encodes that, less
@@ -9,16 +9,21 @@ simply not found. Nothing is stored besides the object itself.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from .exceptions import InvalidKeyPartError
-from .keys import AssetClassTable, ParsedKey
-from .signing import sign, verify
+from marshmallow import Schema, fields
 
-_PURPOSE = "asset-id"
+from .exceptions import InvalidKeyPartError, InvalidTokenError
+from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z
+from .tokens import ASSET_ID, TokenSigner, b64decode, b64encode
+
+#: Ids start with this; what follows tells the format apart.
+ID_PREFIX = "ast_"
+_V1 = "1."
 
 
 @dataclass(frozen=True)
@@ -48,42 +53,125 @@ class Asset:
     def expires_at(self) -> datetime | None:
         return self.parsed.expires_at
 
-
-def _payload(asset: Asset) -> str:
-    p = asset.parsed
-    stamp = p.created_at.strftime("%Y%m%d%H%M%S")
-    return f"{asset.backend}|{p.asset_class.name}|{stamp}|{p.request_id}|{p.extension}"
-
-
-def encode_asset_id(secret: bytes, asset: Asset) -> str:
-    """The public, opaque id of ``asset``."""
-    payload = _payload(asset)
-    body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-    signature = sign(secret, _PURPOSE, f"{asset.user_id}|{payload}")
-    return f"ast_{body}.{signature}"
+    @property
+    def digest(self) -> str:
+        """A short stable name of (backend, key), for job ids (hex digits)."""
+        return hashlib.sha256(f"{self.backend}|{self.key}".encode()).hexdigest()[:40]
 
 
-def decode_asset_id(
-    secret: bytes, asset_id: str, user_id: str, classes: AssetClassTable
-) -> Asset:
-    """The asset ``asset_id`` names for ``user_id``.
+class AssetIds:
+    """Encodes assets as opaque ids and resolves them back, for one user.
 
-    :raises InvalidKeyPartError: the id is garbled, forged, or another user's.
+    ``ast_1.<payload>.<signature>`` since 0.2 (itsdangerous, rotating keys);
+    ``ast_<payload>.<signature>`` before, still resolved.
+
+    :param keys: signing keys, oldest first.
     """
-    try:
-        body, signature = asset_id.removeprefix("ast_").split(".")
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-        backend, class_name, stamp, request_id, ext = payload.split("|")
-        asset_class = classes[class_name]
-    except (ValueError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise InvalidKeyPartError("malformed asset id") from None
-    if not asset_id.startswith("ast_") or not verify(
-        secret, _PURPOSE, f"{user_id}|{payload}", signature
-    ):
-        raise InvalidKeyPartError("asset id does not verify")
-    s = stamp
-    key = (
-        f"{asset_class.prefix}{user_id}/{s[0:4]}/{s[4:6]}/{s[6:8]}/"
-        f"{s[8:14]}-{request_id}.{ext}"
+
+    def __init__(self, keys: Sequence[bytes], classes: AssetClassTable) -> None:
+        self._signer = TokenSigner(keys, ASSET_ID)
+        self._classes = classes
+
+    def encode(self, asset: Asset) -> str:
+        """The public, opaque id of ``asset``."""
+        p = asset.parsed
+        stamp = p.created_at.strftime("%Y%m%d%H%M%S")
+        payload = b64encode(
+            f"{asset.backend}|{p.asset_class.name}|{stamp}|{p.request_id}|{p.extension}"
+        )
+        signature = self._signer.sign(f"{asset.user_id}|{payload}")
+        return f"{ID_PREFIX}{_V1}{payload}.{signature}"
+
+    def decode(self, asset_id: str, user_id: str) -> Asset:
+        """The asset ``asset_id`` names for ``user_id``.
+
+        :raises InvalidTokenError: the id is garbled, forged, or another user's.
+        """
+        if not asset_id.startswith(ID_PREFIX):
+            raise InvalidTokenError("not an asset id")
+        body = asset_id[len(ID_PREFIX) :]
+        legacy = not body.startswith(_V1)
+        payload, _, signature = body.removeprefix(_V1).partition(".")
+        message = f"{user_id}|{payload}"
+        if legacy:
+            # Before 0.2 the base64 payload itself was signed, decoded.
+            try:
+                message = f"{user_id}|{b64decode(payload)}"
+            except ValueError:
+                raise InvalidTokenError("malformed asset id") from None
+        verify = self._signer.verify_legacy if legacy else self._signer.verify
+        if not verify(message, signature):
+            raise InvalidTokenError("asset id does not verify")
+        return self._asset(payload, user_id)
+
+    def _asset(self, payload: str, user_id: str) -> Asset:
+        try:
+            backend, class_name, stamp, request_id, ext = b64decode(payload).split("|")
+            created = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            asset_class = self._classes[class_name]
+            key = build_key(
+                asset_class, user_id, ext, now=created, request_id=request_id
+            )
+            return Asset(self._classes.parse(key), backend)
+        except (ValueError, KeyError, InvalidKeyPartError):
+            # Signed by us, yet not parseable here: a class or prefix since renamed.
+            raise InvalidTokenError("the asset id names no current asset") from None
+
+
+class _UTC(fields.Field[Any]):
+    """An aware datetime as ISO 8601 UTC with a ``Z`` and whole seconds (a
+    string passes as it is: routes return what the catalog already dumped)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value if isinstance(value, str) else isoformat_z(value)
+
+
+class AssetSchema(Schema):
+    """The fields of an asset, wherever one appears: next to the audio in a
+    proxied response, in the media API, an upload's answer, a callback and a
+    user's export. Each place fills the fields it knows."""
+
+    asset_id = fields.String(
+        metadata={"description": "Opaque id of the caller's asset"}
     )
-    return Asset(classes.parse(key), backend)
+    asset_class = fields.String(metadata={"description": "tts, voices, uploads..."})
+    audio_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Presigned URL of the object, valid INDOX_MEDIA_PRESIGN_TTL (1 hour)"
+        },
+    )
+    expires_at = _UTC(
+        allow_none=True,
+        metadata={
+            "description": "When the object is deleted (ISO 8601 UTC); null: permanent"
+        },
+    )
+    resemble_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The original Resemble URL; null where the audio was inline"
+        },
+    )
+    key = fields.String(metadata={"description": "The object key"})
+    status = fields.String(metadata={"description": "pending, mirrored or failed"})
+    size_bytes = fields.Integer(allow_none=True)
+    content_type = fields.String(allow_none=True)
+    created_at = _UTC()
+    backend = fields.String(
+        metadata={"description": "Where the object is (export only)"}
+    )
+    url = fields.String(metadata={"description": "Uploads: the same as audio_url"})
+    file_name = fields.String(
+        metadata={"description": "Uploads: the cleaned file name"}
+    )
+    extension = fields.String(
+        metadata={"description": "Uploads: from the sniffed type"}
+    )
+    file_type = fields.String(
+        metadata={"description": "Uploads: audio, video or image"}
+    )
+
+
+#: Dumps plain dicts (a field absent from the dict is left out).
+ASSET_SCHEMA = AssetSchema()

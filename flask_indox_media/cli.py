@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
+from rq import Worker
 
-from . import ops
 from .exceptions import ConfigurationError, InvalidKeyPartError
-from .extension import EXTENSION_KEY, IndoxMediaState
-from .storage.s3 import S3Backend
+from .ops import bucket_rules
+from .ops.backfill import backfill
+from .ops.doctor import checks
+from .ops.sweep import sweep
+from .ops.users import erase_user, export_user
+from .queue import JobQueue
+from .state import current_state
+from .storage.base import BucketRules
 
 cli = AppGroup(
     "indox-media", help="flask-indox-media: mirror workers and storage operations."
 )
 
 
-def _state() -> IndoxMediaState:
-    state: IndoxMediaState = current_app.extensions[EXTENSION_KEY]
-    return state
+def _dumps(document: Any) -> str:
+    return json.dumps(document, indent=2, default=str)
 
 
 @cli.command("worker")
@@ -29,18 +35,14 @@ def _state() -> IndoxMediaState:
 def worker(burst: bool) -> None:
     """Run an RQ worker for the mirror queue, in the app's context, with the
     scheduler (so retries with intervals run)."""
-    from rq import Worker
-
-    state = _state()
-    if state.mirror.queue is None:
+    queue = current_state().queue
+    if not isinstance(queue, JobQueue):
         raise click.ClickException(
             "INDOX_MEDIA_REDIS_URL is not set: without Redis, mirroring runs in-process "
             "and there is no queue to work."
         )
-    click.echo(f"indox-media worker on queue {state.mirror.queue.name!r}")
-    Worker([state.mirror.queue], connection=state.mirror.redis).work(
-        burst=burst, with_scheduler=True
-    )
+    click.echo(f"indox-media worker on queue {queue.name!r}")
+    Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
 
 
 class Progress:
@@ -68,12 +70,12 @@ class Progress:
             click.echo()
 
 
-def _s3_names(backend: str | None) -> list[str]:
-    state = _state()
+def _rules_names(backend: str | None) -> list[str]:
+    backends = current_state().catalog.backends
     names = (
         [backend]
         if backend
-        else [n for n, b in state.backends.items() if isinstance(b, S3Backend)]
+        else [n for n, b in backends.items() if isinstance(b, BucketRules)]
     )
     if not names:
         raise click.ClickException(
@@ -82,7 +84,7 @@ def _s3_names(backend: str | None) -> list[str]:
     return names
 
 
-def _print_plan(name: str, plan: ops.Plan, what: str) -> None:
+def _print_plan(name: str, plan: bucket_rules.Plan, what: str) -> None:
     if plan.in_sync:
         click.echo(
             f"{name}: {what} match the retention table ({len(plan.desired)} rule(s))"
@@ -102,10 +104,10 @@ def _print_plan(name: str, plan: ops.Plan, what: str) -> None:
 def _bucket_rules(
     kind: str, fn: Any, action: str, backend: str | None, dry_run: bool
 ) -> None:
-    for name in _s3_names(backend):
-        plan = fn(_state(), name, apply=action == "apply" and not dry_run)
+    for name in _rules_names(backend):
+        plan = fn(current_state(), name, apply=action == "apply" and not dry_run)
         if action == "show":
-            click.echo(ops.dumps({"backend": name, "rules": plan.current}))
+            click.echo(_dumps({"backend": name, "rules": plan.current}))
         else:
             _print_plan(name, plan, kind)
             if action == "apply" and not plan.in_sync:
@@ -124,7 +126,7 @@ def lifecycle_command(action: str, backend: str | None, dry_run: bool) -> None:
     """Bucket lifecycle rules from the retention table: one per expiring prefix,
     none for permanent ones, incomplete multipart uploads aborted after a day.
     apply keeps rules the extension does not own."""
-    _bucket_rules("lifecycle rules", ops.lifecycle, action, backend, dry_run)
+    _bucket_rules("lifecycle rules", bucket_rules.lifecycle, action, backend, dry_run)
 
 
 @cli.command("cors")
@@ -135,7 +137,7 @@ def lifecycle_command(action: str, backend: str | None, dry_run: bool) -> None:
 )
 def cors_command(action: str, backend: str | None, dry_run: bool) -> None:
     """Bucket CORS rules for browser playback from INDOX_MEDIA_CORS_ORIGINS."""
-    _bucket_rules("CORS rules", ops.cors, action, backend, dry_run)
+    _bucket_rules("CORS rules", bucket_rules.cors, action, backend, dry_run)
 
 
 @cli.command("sweep")
@@ -148,8 +150,8 @@ def sweep_command(backends: tuple[str, ...], dry_run: bool) -> None:
     rules, and as an audit of R2/S3: --dry-run shows what lifecycle has not yet
     removed; R2 removes expired objects typically within 24 hours)."""
     progress = Progress("objects checked")
-    counts = ops.sweep(
-        _state(), dry_run=dry_run, backends=backends or None, progress=progress
+    counts = sweep(
+        current_state(), dry_run=dry_run, backends=backends or None, progress=progress
     )
     progress.done()
     for (name, prefix), count in sorted(counts.items()):
@@ -170,7 +172,9 @@ def erase_user_command(user_id: str, dry_run: bool) -> None:
     mirror jobs; then verify that nothing is left (exit 1 otherwise)."""
     progress = Progress("objects")
     try:
-        result = ops.erase_user(_state(), user_id, dry_run=dry_run, progress=progress)
+        result = erase_user(
+            current_state(), user_id, dry_run=dry_run, progress=progress
+        )
     except InvalidKeyPartError as exc:
         raise click.BadParameter(str(exc), param_hint="USER_ID") from None
     progress.done()
@@ -201,7 +205,7 @@ def erase_user_command(user_id: str, dry_run: bool) -> None:
 def export_user_command(user_id: str, output: str | None) -> None:
     """A JSON document of every asset of USER_ID, with presigned URLs."""
     try:
-        document = ops.dumps(ops.export_user(_state(), user_id))
+        document = _dumps(export_user(current_state(), user_id))
     except InvalidKeyPartError as exc:
         raise click.BadParameter(str(exc), param_hint="USER_ID") from None
     if output:
@@ -226,13 +230,13 @@ def backfill_command(
     """Copy objects the target lacks (streaming; key, type and metadata kept).
     Re-running resumes: what is there is skipped."""
     try:
-        since_date = ops.parse_date(since) if since else None
+        since_date = datetime.strptime(since, "%Y-%m-%d").date() if since else None
     except ValueError:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--since") from None
     progress = Progress("objects")
     try:
-        counts = ops.backfill(
-            _state(),
+        counts = backfill(
+            current_state(),
             source,
             target,
             prefix=prefix,
@@ -254,10 +258,8 @@ def backfill_command(
 @cli.command("doctor")
 def doctor_command() -> None:
     """Check configuration, buckets, rules, Redis, workers and the upstream."""
-    from .doctor import checks
-
     failed = False
-    for check in checks(_state()):
+    for check in checks(current_state()):
         line = f"[{check.status:>4}] {check.name}: {check.detail}"
         if check.fix:
             line += f"\n       -> {check.fix}"

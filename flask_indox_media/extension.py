@@ -1,181 +1,26 @@
-"""The :class:`IndoxMedia` extension and its per-app state."""
+"""The :class:`IndoxMedia` extension: ``init_app`` wiring, nothing else."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, BinaryIO
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_smorest import Api
 
 from . import metrics
-from .assets import Asset, decode_asset_id, encode_asset_id
-from .config import Settings, apply_defaults, load_settings
-from .exceptions import InvalidKeyPartError, ObjectNotFoundError
-from .keys import build_key, isoformat_z, utcnow
-from .storage.base import ObjectInfo, StorageBackend, create_backend
-from .storage.local import serve_blueprint
+from .cli import cli
+from .config import DEFAULTS, apply_defaults, backend_choice, load_settings
+from .keys import utcnow
+from .state import EXTENSION_KEY, IndoxMediaState, current_state
+from .storage.local import LocalBackend
+from .storage.registry import backend_classes, config_defaults, create_backends
+from .web import bp as gateway_blueprint
+from .web import local_files
 
 logger = logging.getLogger("flask_indox_media")
 logger.addHandler(logging.NullHandler())
-
-EXTENSION_KEY = "indox_media"
-
-
-class IndoxMediaState:
-    """Everything the extension keeps for one app, at
-    ``app.extensions["indox_media"]``.
-
-    :ivar settings: the frozen :class:`~flask_indox_media.config.Settings`.
-    :ivar backends: every configured backend by name.
-    :ivar clock: returns the current aware UTC time; tests replace it.
-    """
-
-    def __init__(
-        self,
-        extension: IndoxMedia,
-        settings: Settings,
-        backends: Mapping[str, StorageBackend],
-    ) -> None:
-        from .mirror import MirrorService
-        from .upstream import UpstreamClient
-
-        self.extension = extension
-        self.settings = settings
-        self.backends = dict(backends)
-        self.clock = extension.clock
-        self.upstream = UpstreamClient(settings)
-        self.mirror = MirrorService(self)
-
-    def current_user(self) -> str | None:
-        """The caller's user id from the identity loader, or ``None``."""
-        loader = self.extension.identity_loader_callback
-        return loader() if loader is not None else None
-
-    def __repr__(self) -> str:
-        return f"<IndoxMediaState backend={self.settings.storage_backend!r}>"
-
-    @property
-    def primary(self) -> StorageBackend:
-        """The backend new assets are written to."""
-        return self.backends[self.settings.storage_backend]
-
-    def new_asset(
-        self,
-        asset_class: str,
-        user_id: str,
-        extension: str,
-        *,
-        request_id: str | None = None,
-        now: datetime | None = None,
-    ) -> Asset:
-        """Fix the key of a new asset on the primary backend (nothing is written).
-
-        :raises InvalidKeyPartError: a part is unsafe.
-        """
-        classes = self.settings.classes
-        key = build_key(
-            classes[asset_class],
-            user_id,
-            extension,
-            now=now or self.clock(),
-            request_id=request_id,
-        )
-        return Asset(classes.parse(key), self.settings.storage_backend)
-
-    def store(
-        self,
-        asset_class: str,
-        user_id: str,
-        stream: BinaryIO,
-        *,
-        content_type: str,
-        extension: str,
-        request_id: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> tuple[Asset, int]:
-        """Write a new asset to the primary backend.
-
-        :returns: the asset and its size in bytes.
-        :raises InvalidKeyPartError: before any storage call, for a bad part.
-        :raises StorageError: the backend failed.
-        """
-        asset = self.new_asset(asset_class, user_id, extension, request_id=request_id)
-        meta = {
-            "user-id": user_id,
-            "asset-class": asset_class,
-            "request-id": asset.parsed.request_id,
-        }
-        meta.update(metadata or {})
-        size = self.primary.put(
-            asset.key, stream, content_type=content_type, metadata=meta
-        )
-        self.mirror.replicate_later(asset)
-        return asset, size
-
-    def asset_id(self, asset: Asset) -> str:
-        return encode_asset_id(self.settings.signing_key, asset)
-
-    def resolve(self, asset_id: str, user_id: str) -> Asset:
-        """The caller's asset named by ``asset_id``.
-
-        :raises InvalidKeyPartError: garbled, forged or another user's id.
-        """
-        asset = decode_asset_id(
-            self.settings.signing_key, asset_id, user_id, self.settings.classes
-        )
-        if asset.backend not in self.backends:
-            raise InvalidKeyPartError("asset id names a backend that is not configured")
-        return asset
-
-    def locate(self, asset: Asset) -> tuple[StorageBackend, ObjectInfo] | None:
-        """The backend that holds ``asset`` and what it says of it: the one the
-        asset was written to first, then every other configured backend (after
-        a rollback or a backfill the object may live elsewhere)."""
-        names = [asset.backend, *(n for n in self.backends if n != asset.backend)]
-        for name in names:
-            info = self.backends[name].head(asset.key)
-            if info is not None:
-                return self.backends[name], info
-        return None
-
-    def presign(self, asset: Asset, backend: StorageBackend | None = None) -> str:
-        """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``."""
-        backend = backend or self.backends[asset.backend]
-        return backend.presigned_url(
-            asset.key, expires_in=self.settings.presign_ttl, now=self.clock()
-        )
-
-    def describe(
-        self,
-        asset: Asset,
-        *,
-        resemble_url: str | None = None,
-        backend: StorageBackend | None = None,
-    ) -> dict[str, Any]:
-        """The fields every response carries next to an asset.
-
-        :param backend: the backend to presign from (default: the asset's).
-        """
-        return {
-            "asset_id": self.asset_id(asset),
-            "asset_class": asset.asset_class,
-            "audio_url": self.presign(asset, backend),
-            "expires_at": isoformat_z(asset.expires_at),
-            "resemble_url": resemble_url,
-        }
-
-    def open(self, asset: Asset) -> BinaryIO:
-        """The asset's bytes from whichever backend holds them.
-
-        :raises ObjectNotFoundError: no backend holds them.
-        """
-        found = self.locate(asset)
-        if found is None:
-            raise ObjectNotFoundError(f"{asset.key} is in no configured backend")
-        return found[0].open(asset.key)
 
 
 class IndoxMedia:
@@ -213,35 +58,27 @@ class IndoxMedia:
         :raises RuntimeError: the extension is already registered on ``app``.
         :raises ConfigurationError: a key is missing or invalid (it is named).
         """
-        from .blueprint import bp as gateway_blueprint
-        from .cli import cli
-
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "IndoxMedia is already registered on this app; create one IndoxMedia "
                 "per app, or call init_app once."
             )
-        apply_defaults(app.config)
         # Validated here, not lazily, so a bad setting fails at start-up rather
-        # than at the first request.
+        # than at the first request. Backends named by dotted path are loaded
+        # first: their keys are known keys too.
+        write, mirrors = backend_choice(app.config, {})
+        classes = backend_classes([write, *mirrors])
+        apply_defaults(app.config, [DEFAULTS, *config_defaults(classes.values())])
         settings = load_settings(app.config, instance_path=app.instance_path)
-        backends = {
-            name: create_backend(settings, name)
-            for name in settings.configured_backends
-        }
+        classes = backend_classes(settings.write_backends)
+        backends = create_backends(app.config, settings, classes)
         state = IndoxMediaState(self, settings, backends)
         app.extensions[EXTENSION_KEY] = state
-        if "local" in backends:
-            app.register_blueprint(
-                serve_blueprint(), url_prefix=settings.local_url_prefix
-            )
-        api = self.api
-        if api is None:
-            app.config.setdefault("API_TITLE", "Resemble gateway")
-            app.config.setdefault("API_VERSION", "v1")
-            app.config.setdefault("OPENAPI_VERSION", "3.0.3")
-            api = Api(app)
-        api.register_blueprint(gateway_blueprint, url_prefix=settings.url_prefix)
+        local = backends.get("local")
+        if isinstance(local, LocalBackend):
+            local.url_base = local_files.request_base_url
+            app.register_blueprint(local_files.bp, url_prefix=local.url_prefix)
+        self._register_api(app, settings.url_prefix)
         app.cli.add_command(cli)
         metrics.install()
         logger.info(
@@ -249,6 +86,15 @@ class IndoxMedia:
             settings.storage_backend,
             ", ".join(backends),
         )
+
+    def _register_api(self, app: Flask, url_prefix: str) -> None:
+        api = self.api
+        if api is None:
+            app.config.setdefault("API_TITLE", "Resemble gateway")
+            app.config.setdefault("API_VERSION", "v1")
+            app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+            api = Api(app)
+        api.register_blueprint(gateway_blueprint, url_prefix=url_prefix)
 
     def identity_loader(
         self, callback: Callable[[], str | None]
@@ -265,11 +111,4 @@ class IndoxMedia:
 
         :raises RuntimeError: outside an app context, or before :meth:`init_app`.
         """
-        try:
-            state: IndoxMediaState = current_app.extensions[EXTENSION_KEY]
-        except KeyError:
-            raise RuntimeError(
-                "IndoxMedia is not registered on the current app: call "
-                "media.init_app(app) first."
-            ) from None
-        return state
+        return current_state()

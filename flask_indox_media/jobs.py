@@ -1,5 +1,6 @@
-"""RQ job functions. Module-level, taking plain data only (keys, names, URLs),
-so a worker imports them by dotted path.
+"""RQ job functions, and nothing else. Module-level, taking plain data only
+(keys, names, URLs); the extension enqueues them by dotted path, so nothing
+imports this module to name a job.
 
 Each runs inside the host app's context: the one the worker pushed
 (``flask indox-media worker``), or else the app named by ``FLASK_APP`` (for a
@@ -12,57 +13,50 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
+from flask.cli import ScriptInfo
 
-from .extension import EXTENSION_KEY, IndoxMediaState
+from .mirror import download, forward
+from .mirror import replicate as replication
+from .ops.users import erase_user as erase
+from .state import IndoxMediaState, current_state
 
 _loaded: Flask | None = None
-
-
-def _load_app() -> Flask:
-    global _loaded
-    if _loaded is None:
-        from flask.cli import ScriptInfo
-
-        _loaded = ScriptInfo().load_app()
-    return _loaded
 
 
 @contextmanager
 def app_state() -> Iterator[IndoxMediaState]:
     """The extension state of the job's app, inside its app context."""
+    global _loaded
     if has_app_context():
-        yield current_app.extensions[EXTENSION_KEY]
+        yield current_state()
         return
-    app = _load_app()
-    with app.app_context():
-        yield app.extensions[EXTENSION_KEY]
+    if _loaded is None:
+        _loaded = ScriptInfo().load_app()
+    with _loaded.app_context():
+        yield current_state()
 
 
 def mirror_url(backend: str, key: str, source_url: str) -> dict[str, Any]:
     """Download ``source_url`` into ``key`` on ``backend`` (no-op if present)."""
     with app_state() as state:
-        return state.mirror.mirror_url(backend=backend, key=key, source_url=source_url)
+        return download.mirror_url(state, backend, key, source_url)
 
 
 def forward_callback(url: str, body: str) -> int:
     """POST a rewritten callback payload to the caller's own callback URL."""
-    from .callbacks import forward
-
     with app_state() as state:
-        return forward(state, url, body)
+        return forward.forward(state, url, body)
 
 
 def replicate(backend: str, key: str) -> list[str]:
     """Copy ``key`` to the other write backends that lack it (dual-write)."""
     with app_state() as state:
-        return state.mirror.replicate(backend, key)
+        return replication.replicate(state, backend, key)
 
 
 def erase_user(user_id: str) -> dict[str, Any]:
     """Erase every object of ``user_id`` (for an account-deletion flow)."""
-    from .ops import erase_user as erase
-
     with app_state() as state:
         result = erase(state, user_id)
         return {

@@ -265,6 +265,14 @@ def build_key(
     return f"{asset_class.prefix}{user_id}/{stamp}-{request_id}.{extension}"
 
 
+def user_prefix(asset_class: AssetClass, user_id: str) -> str:
+    """Where every object of ``user_id`` in ``asset_class`` lives.
+
+    :raises InvalidKeyPartError: ``user_id`` is unsafe.
+    """
+    return f"{asset_class.prefix}{validate_user_id(user_id)}/"
+
+
 def isoformat_z(moment: datetime | None) -> str | None:
     """``moment`` as ISO 8601 UTC with a ``Z`` and whole seconds; ``None`` stays."""
     if moment is None:

@@ -86,6 +86,17 @@ def sniff(head: bytes) -> MediaType | None:
     return None
 
 
+_BY_EXTENSION = {
+    t.extension: t
+    for t in (WAV, MP3, OGG, OPUS, FLAC, M4A, WEBM, MP4, PNG, JPEG, GIF, WEBP)
+}
+
+
+def from_extension(extension: str) -> MediaType | None:
+    """The format the extension this package gives its objects names."""
+    return _BY_EXTENSION.get(extension)
+
+
 def from_content_type(content_type: str | None) -> MediaType | None:
     """The audio format a ``Content-Type`` header names, if known."""
     if not content_type:

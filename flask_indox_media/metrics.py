@@ -47,9 +47,9 @@ def install() -> bool:
 
 
 def _depth(state: Any) -> None:
-    queue = state.mirror.queue
-    if queue is not None:
-        _metrics["depth"].labels(queue.name).set(queue.count)
+    queue = state.queue
+    if queue.name is not None:
+        _metrics["depth"].labels(queue.name).set(queue.count())
 
 
 def _mirrored(

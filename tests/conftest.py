@@ -211,9 +211,7 @@ def work(app: Flask) -> None:
 
     state = app.extensions["indox_media"]
     with app.app_context():
-        SimpleWorker([state.mirror.queue], connection=state.mirror.redis).work(
-            burst=True
-        )
+        SimpleWorker([state.queue.rq], connection=state.redis).work(burst=True)
 
 
 def r2_config(endpoint: str) -> dict[str, Any]:
@@ -249,7 +247,7 @@ def r2_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def r2_backend(endpoint: str) -> Any:
     """An R2 backend on a fresh bucket at ``endpoint`` (an S3-compatible server)."""
-    from flask_indox_media.storage.s3 import R2Backend
+    from flask_indox_media.storage.r2 import R2Backend
 
     return R2Backend(
         "r2",

@@ -5,20 +5,25 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from flask_indox_media import ObjectInfo, ObjectNotFoundError, StorageBackend
-from flask_indox_media.config import Settings
+from flask_indox_media.config import Settings, integer
 
 
 class MemoryBackend(StorageBackend):
-    def __init__(self, name: str) -> None:
+    config_defaults: ClassVar[Mapping[str, Any]] = {"INDOX_MEDIA_MEMORY_CAPACITY": 1000}
+
+    def __init__(self, name: str, *, capacity: int) -> None:
         super().__init__(name)
+        self.capacity = capacity
         self.objects: dict[str, tuple[bytes, str, dict[str, str]]] = {}
 
     @classmethod
-    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
-        return cls(name)
+    def from_config(
+        cls, config: Mapping[str, Any], name: str, settings: Settings
+    ) -> StorageBackend:
+        return cls(name, capacity=integer(config, "INDOX_MEDIA_MEMORY_CAPACITY", 1))
 
     def put(
         self,

@@ -41,7 +41,7 @@ def run(app: Flask, *args: str) -> Any:
 
 
 def put(app: Flask, backend: str, key: str, data: bytes) -> None:
-    app.extensions["indox_media"].backends[backend].put(
+    app.extensions["indox_media"].catalog.backends[backend].put(
         key, io.BytesIO(data), content_type="audio/wav"
     )
 
@@ -49,7 +49,9 @@ def put(app: Flask, backend: str, key: str, data: bytes) -> None:
 def keys(app: Flask, backend: str, prefix: str = "") -> list[str]:
     return [
         i.key
-        for i in app.extensions["indox_media"].backends[backend].list_objects(prefix)
+        for i in app.extensions["indox_media"]
+        .catalog.backends[backend]
+        .list_objects(prefix)
     ]
 
 
@@ -229,20 +231,18 @@ def test_erase_user_everywhere(
         state = app.extensions["indox_media"]
         for backend in ("r2", "s3"):
             for user in ("alice", "bob"):
-                asset = state.new_asset(cls, user, "wav")
+                asset = state.catalog.new(cls, user, "wav")
                 put(app, backend, asset.key, f"{user}-{cls}-{backend}".encode())
     bob_before = {
         b: {
-            k: app.extensions["indox_media"].backends[b].open(k).read()
+            k: app.extensions["indox_media"].catalog.backends[b].open(k).read()
             for k in keys(app, b)
             if "/bob/" in k
         }
         for b in ("r2", "s3")
     }
     create_clip(client)
-    assert (
-        app.extensions["indox_media"].mirror.queue.count == 1
-    )  # alice's pending mirror
+    assert app.extensions["indox_media"].queue.rq.count == 1  # alice's pending mirror
     dry = run(app, "erase-user", "alice", "--dry-run")
     assert dry.exit_code == 0 and "total: would delete 8" in dry.output
     result = run(app, "erase-user", "alice")
@@ -254,7 +254,7 @@ def test_erase_user_everywhere(
     for backend in ("r2", "s3"):
         assert [k for k in keys(app, backend) if "/alice/" in k] == []
         assert {
-            k: app.extensions["indox_media"].backends[backend].open(k).read()
+            k: app.extensions["indox_media"].catalog.backends[backend].open(k).read()
             for k in keys(app, backend)
             if "/bob/" in k
         } == bob_before[backend]
@@ -266,7 +266,7 @@ def test_erase_user_everywhere(
 def test_erase_user_as_a_job(make_gateway: Callable[..., Flask], redis_db: str) -> None:
     app = make_gateway({"INDOX_MEDIA_REDIS_URL": redis_db})
     put(app, "local", "voices/carol/2026/01/01/000000-r.wav", b"x")
-    job = app.extensions["indox_media"].mirror.queue.enqueue(jobs.erase_user, "carol")
+    job = app.extensions["indox_media"].queue.rq.enqueue(jobs.erase_user, "carol")
     work(app)
     job.refresh()
     assert job.return_value() == {"deleted": 1, "cancelled_jobs": 0, "remaining": 0}
@@ -276,14 +276,14 @@ def test_erase_user_as_a_job(make_gateway: Callable[..., Flask], redis_db: str) 
 def test_export_user(make_app: Callable[..., Flask], tmp_path: Any) -> None:
     app = make_app()
     state = app.extensions["indox_media"]
-    asset, _ = state.store(
+    asset, _ = state.catalog.store(
         "voice_recordings",
         "dave",
         io.BytesIO(wav_bytes(0.1)),
         content_type="audio/wav",
         extension="wav",
     )
-    state.store(
+    state.catalog.store(
         "tts", "erin", io.BytesIO(b"RIFF"), content_type="audio/wav", extension="wav"
     )
     out = tmp_path / "dave.json"
@@ -306,7 +306,7 @@ def test_export_user(make_app: Callable[..., Flask], tmp_path: Any) -> None:
 
 def test_backfill(make_app: Callable[..., Flask], buckets: dict[str, Any]) -> None:
     app = make_app({**buckets, "INDOX_MEDIA_STORAGE_BACKEND": "s3"})
-    s3 = app.extensions["indox_media"].backends["s3"]
+    s3 = app.extensions["indox_media"].catalog.backends["s3"]
     s3.put(
         "tts/u/2026/01/01/000000-old.wav",
         io.BytesIO(b"old"),
@@ -325,7 +325,7 @@ def test_backfill(make_app: Callable[..., Flask], buckets: dict[str, Any]) -> No
     assert "would copy 5, skipped 1" in dry.output and len(keys(app, "r2")) == 1
     result = run(app, "backfill", "--from", "s3", "--to", "r2", "--since", "2026-02-01")
     assert result.exit_code == 0 and "copied 4, skipped 2, failed 0" in result.output
-    r2 = app.extensions["indox_media"].backends["r2"]
+    r2 = app.extensions["indox_media"].catalog.backends["r2"]
     info = r2.head("tts/u/2026/03/05/000000-r4.mp3")
     assert info is not None and info.content_type == "audio/mpeg"
     assert info.metadata == {"user-id": "u", "source-url": "https://app.resemble.ai/x"}
@@ -410,7 +410,7 @@ def test_doctor(
         and "-> run: flask indox-media worker" in first.output
     )
     state = app.extensions["indox_media"]
-    worker = Worker([state.mirror.queue], connection=state.mirror.redis)
+    worker = Worker([state.queue.rq], connection=state.redis)
     worker.register_birth()
     try:
         result = run(app, "doctor")

@@ -10,7 +10,8 @@ from flask import Flask
 
 from flask_indox_media import ConfigurationError, IndoxMedia
 from flask_indox_media.storage.local import LocalBackend
-from flask_indox_media.storage.s3 import R2Backend, S3Backend
+from flask_indox_media.storage.r2 import R2Backend
+from flask_indox_media.storage.s3 import S3Backend
 
 R2 = {
     "INDOX_MEDIA_STORAGE_BACKEND": "r2",
@@ -24,8 +25,8 @@ R2 = {
 def test_state_lives_in_app_extensions(app: Flask) -> None:
     state = app.extensions["indox_media"]
     assert state.settings.storage_backend == "local"
-    assert isinstance(state.primary, LocalBackend)
-    assert state.primary.root == str(Path(app.instance_path) / "indox-media")
+    assert isinstance(state.catalog.primary, LocalBackend)
+    assert state.catalog.primary.root == str(Path(app.instance_path) / "indox-media")
 
 
 def test_every_key_is_defaulted(app: Flask) -> None:
@@ -107,15 +108,15 @@ def test_storage_backend_env_is_the_rollback_switch(
     monkeypatch.setenv("STORAGE_BACKEND", "s3")
     app = make_app({**R2, "INDOX_MEDIA_STORAGE_BACKEND": None, **s3})
     state = app.extensions["indox_media"]
-    assert isinstance(state.primary, S3Backend) and not isinstance(
-        state.primary, R2Backend
+    assert isinstance(state.catalog.primary, S3Backend) and not isinstance(
+        state.catalog.primary, R2Backend
     )
-    assert set(state.backends) == {"s3", "r2"}  # old R2 links keep resolving
+    assert set(state.catalog.backends) == {"s3", "r2"}  # old R2 links keep resolving
     monkeypatch.setenv("STORAGE_BACKEND", "r2")
     assert isinstance(
         make_app({**R2, "INDOX_MEDIA_STORAGE_BACKEND": None, **s3})
         .extensions["indox_media"]
-        .primary,
+        .catalog.primary,
         R2Backend,
     )
 
@@ -149,7 +150,7 @@ def test_r2_endpoint(
             "INDOX_MEDIA_R2_ENDPOINT_URL": endpoint,
         }
     )
-    backend = app.extensions["indox_media"].primary
+    backend = app.extensions["indox_media"].catalog.primary
     assert isinstance(backend, R2Backend)
     assert backend.endpoint_url == expected and backend.region == "auto"
 
@@ -160,7 +161,12 @@ def test_secrets_stay_out_of_repr_and_logs(
     caplog.set_level(logging.DEBUG)
     app = make_app({**R2, "INDOX_MEDIA_RESEMBLE_API_KEY": "resemble-key-secret"})
     state = app.extensions["indox_media"]
-    texts = [repr(state), repr(state.settings), repr(state.primary), caplog.text]
+    texts = [
+        repr(state),
+        repr(state.settings),
+        repr(state.catalog.primary),
+        caplog.text,
+    ]
     for secret in (
         "r2-secret-very-private",
         "r2-access-id-xyz",
@@ -168,7 +174,8 @@ def test_secrets_stay_out_of_repr_and_logs(
         "test-secret",
     ):
         assert all(secret not in text for text in texts)
-    assert "acct123" in repr(state.settings)  # the repr is still useful
+    # The account moved with the R2 keys into the backend: its repr says where.
+    assert "acct123" in repr(state.catalog.primary)
 
 
 def test_dotted_path_names_a_user_backend(make_app: Callable[..., Flask]) -> None:
@@ -177,4 +184,4 @@ def test_dotted_path_names_a_user_backend(make_app: Callable[..., Flask]) -> Non
     )
     from tests.custom_backend import MemoryBackend
 
-    assert isinstance(app.extensions["indox_media"].primary, MemoryBackend)
+    assert isinstance(app.extensions["indox_media"].catalog.primary, MemoryBackend)

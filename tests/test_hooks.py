@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flask_indox_media.hooks import decode_inline, extract
+from flask_indox_media.mirror.detect import decode_inline, extract
 from flask_indox_media.testing import mp3_bytes, wav_bytes
 
 WAV64 = base64.b64encode(wav_bytes(0.1)).decode()

@@ -12,7 +12,9 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from flask_indox_media.mirror import job_id
+from flask_indox_media.assets import Asset
+from flask_indox_media.keys import AssetClassTable
+from flask_indox_media.mirror.download import job_id
 from flask_indox_media.testing import serve_wsgi
 from tests.conftest import ALICE, create_clip, make_bucket, work
 
@@ -26,8 +28,12 @@ def queued(make_gateway: Callable[..., Flask], redis_db: str) -> Flask:
     )
 
 
+def mirror_job_id(key: str) -> str:
+    return job_id(Asset(AssetClassTable().parse(key), "local"))
+
+
 def queue_of(app: Flask) -> Queue:
-    queue: Queue = app.extensions["indox_media"].mirror.queue
+    queue: Queue = app.extensions["indox_media"].queue.rq
     return queue
 
 
@@ -36,10 +42,10 @@ def test_mirrors_run_in_a_worker(queued: Flask, fake: Any) -> None:
     item = create_clip(client)
     state = queued.extensions["indox_media"]
     key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
-    assert not state.primary.exists(key)  # presigned before the object exists
+    assert not state.catalog.primary.exists(key)  # presigned before the object exists
     assert queue_of(queued).count == 1
     job = queue_of(queued).jobs[0]
-    assert job.id == job_id("local", key)
+    assert job.id == mirror_job_id(key)
     assert job.retries_left == 2 and job.retry_intervals == [1, 2]
     assert job.timeout == 600 and job.failure_ttl == 24 * 3600
     assert job.kwargs == {
@@ -48,7 +54,7 @@ def test_mirrors_run_in_a_worker(queued: Flask, fake: Any) -> None:
         "source_url": item["resemble_url"],
     }
     work(queued)
-    info = state.primary.head(key)
+    info = state.catalog.primary.head(key)
     assert info is not None and info.content_type == "audio/wav"
     assert info.metadata["user-id"] == "alice" and info.metadata["asset-class"] == "tts"
     assert info.metadata["source-url"] == item["resemble_url"]
@@ -76,7 +82,7 @@ def test_repeated_polls_enqueue_one_job_and_store_one_object(
     polls.append(client.get(f"{P}/enhance/{enh}", headers=ALICE).get_json())
     assert len({p["asset_id"] for p in polls}) == 1
     work(queued)  # a job that finds its object does nothing
-    backend = queued.extensions["indox_media"].primary
+    backend = queued.extensions["indox_media"].catalog.primary
     assert len(list(backend.list_objects("audio-jobs/alice/"))) == 1
 
 
@@ -93,13 +99,13 @@ def test_a_failing_mirror_retries_then_stays_visible(
     work(app)
     registry = FailedJobRegistry(queue=queue_of(app))
     key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
-    assert registry.get_job_ids() == [job_id("local", key)]
+    assert registry.get_job_ids() == [mirror_job_id(key)]
     state = app.extensions["indox_media"]
-    assert not state.primary.exists(key)
+    assert not state.catalog.primary.exists(key)
     fake.files[name] = saved  # it is back: re-run the failed job
-    registry.requeue(job_id("local", key))
+    registry.requeue(mirror_job_id(key))
     work(app)
-    assert state.primary.exists(key)
+    assert state.catalog.primary.exists(key)
     assert registry.get_job_ids() == []
 
 
@@ -114,9 +120,7 @@ def test_retries_are_scheduled_with_backoff(
     fake.files.clear()
     work(app)
     key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
-    job = Job.fetch(
-        job_id("local", key), connection=app.extensions["indox_media"].mirror.redis
-    )
+    job = Job.fetch(mirror_job_id(key), connection=app.extensions["indox_media"].redis)
     assert job.get_status() == "scheduled" and job.retries_left == 0
 
 
@@ -134,7 +138,13 @@ def test_cli_worker_burst(queued: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert queue_of(queued).count == 0
     assert (
-        len(list(queued.extensions["indox_media"].primary.list_objects("tts/alice/")))
+        len(
+            list(
+                queued.extensions["indox_media"].catalog.primary.list_objects(
+                    "tts/alice/"
+                )
+            )
+        )
         == 2
     )
 
@@ -215,7 +225,7 @@ def test_async_clip_callback_is_mirrored_and_forwarded(
     assert payload["id"] == created["uuid"] and payload["asset_class"] == "tts"
     assert payload["resemble_url"] == payload["url"]
     key = payload["audio_url"].split("/indox-media/local/")[1].split("?")[0]
-    assert app.extensions["indox_media"].primary.exists(key)
+    assert app.extensions["indox_media"].catalog.primary.exists(key)
 
 
 def test_callbacks_are_not_forwarded_to_private_addresses(
@@ -320,7 +330,7 @@ def test_batch_callback_through_the_native_api(
     state = app.extensions["indox_media"]
     for clip in clips:
         key = clip["audio_url"].split("/indox-media/local/")[1].split("?")[0]
-        with state.primary.open(key) as stored:
+        with state.catalog.primary.open(key) as stored:
             assert (
                 stored.read() == fake.files[clip["resemble_url"].rsplit("/", 1)[1]][0]
             )

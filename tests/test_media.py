@@ -14,8 +14,8 @@ from flask import Flask
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from flask_indox_media.media_routes import clean_file_name
 from flask_indox_media.testing import serve_wsgi, wav_bytes
+from flask_indox_media.web.uploads import clean_file_name
 from tests.conftest import ALICE, AUDIO_DIR, BOB, create_clip, r2_config, work
 
 P = "/api/v1/resemble"
@@ -76,7 +76,7 @@ def upload(
 
 
 def stored_keys(app: Flask) -> list[str]:
-    backend = app.extensions["indox_media"].primary
+    backend = app.extensions["indox_media"].catalog.primary
     return [
         i.key
         for prefix in (
@@ -352,7 +352,9 @@ def test_users_are_isolated(served: tuple[Flask, str]) -> None:
             ).status_code
             == 404
         )
-    assert app.extensions["indox_media"].primary.exists(mine["key"])  # untouched
+    assert app.extensions["indox_media"].catalog.primary.exists(
+        mine["key"]
+    )  # untouched
 
 
 def test_list_is_newest_first_paginated_and_filterable(
@@ -363,7 +365,9 @@ def test_list_is_newest_first_paginated_and_filterable(
     start = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     ids = []
     for i, purpose in enumerate(["stt_input", None, "voice_clone", None]):
-        monkeypatch.setattr(state, "clock", lambda i=i: start + timedelta(hours=i))
+        monkeypatch.setattr(
+            state.catalog, "clock", lambda i=i: start + timedelta(hours=i)
+        )
         ids.append(upload(base, wav_bytes(0.1), purpose=purpose).json()["asset_id"])
     listed = requests.get(f"{base}{P}/media", headers=ALICE, timeout=10)
     assert [a["asset_id"] for a in listed.json()] == ids[::-1]
@@ -390,15 +394,17 @@ def test_stable_link_stops_at_expires_at(
     app, base = served
     state = app.extensions["indox_media"]
     now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    monkeypatch.setattr(state, "clock", lambda: now)
+    monkeypatch.setattr(state.catalog, "clock", lambda: now)
     up = upload(base, wav_bytes(0.1), purpose="audio_job_input").json()
     link = f"{base}{P}/media/{up['asset_id']}/audio"
-    monkeypatch.setattr(state, "clock", lambda: now + timedelta(days=6, hours=23))
+    monkeypatch.setattr(
+        state.catalog, "clock", lambda: now + timedelta(days=6, hours=23)
+    )
     assert (
         requests.get(link, headers=ALICE, timeout=10, allow_redirects=False).status_code
         == 302
     )
-    monkeypatch.setattr(state, "clock", lambda: now + timedelta(days=7))
+    monkeypatch.setattr(state.catalog, "clock", lambda: now + timedelta(days=7))
     assert (
         requests.get(link, headers=ALICE, timeout=10, allow_redirects=False).status_code
         == 404
@@ -482,7 +488,7 @@ def test_upload_streams_to_storage(
     )
     assert response.status_code == 201
     key = response.get_json()["key"]
-    with app.extensions["indox_media"].primary.open(key) as stored:
+    with app.extensions["indox_media"].catalog.primary.open(key) as stored:
         assert stored.read() == data
 
 
@@ -506,7 +512,7 @@ def test_outages_are_json_502s(make_gateway: Callable[..., Flask], down: str) ->
     app = make_gateway(config)
     client = app.test_client()
     state = app.extensions["indox_media"]
-    missing = state.asset_id(state.new_asset("tts", "alice", "wav"))
+    missing = state.catalog.asset_id(state.catalog.new("tts", "alice", "wav"))
     expected = {
         "redis": "the job queue is unavailable",
         "storage": "the media storage is unavailable",

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flask_indox_media.keys import AssetClassTable, build_key
-from flask_indox_media.storage.s3 import R2Backend, S3Backend
+from flask_indox_media.storage.r2 import R2Backend
+from flask_indox_media.storage.s3 import S3Backend
 from tests.conftest import R2_ENDPOINT, Clock
 
 TABLE = AssetClassTable()
@@ -204,7 +205,7 @@ class TestLocalUrls:
     def stored(self, make_app: Callable[..., Flask]) -> tuple[Flask, str, bytes]:
         app = make_app()
         data = bytes(range(256)) * 8
-        backend = app.extensions["indox_media"].primary
+        backend = app.extensions["indox_media"].catalog.primary
         backend.put(
             "tts/u/2026/05/01/101500-r.mp3", io.BytesIO(data), content_type="audio/mpeg"
         )
@@ -213,8 +214,8 @@ class TestLocalUrls:
     def _url(self, app: Flask, key: str, **kwargs: Any) -> str:
         state = app.extensions["indox_media"]
         return str(
-            state.primary.presigned_url(
-                key, expires_in=3600, now=state.clock(), **kwargs
+            state.catalog.primary.presigned_url(
+                key, expires_in=3600, now=state.catalog.clock(), **kwargs
             )
         )
 

@@ -196,7 +196,7 @@ def test_enhance_is_mirrored_lazily_once(
     assert first["asset_id"] == second["asset_id"]
     assert first["audio_url"].split("?")[0] == second["audio_url"].split("?")[0]
     assert fake.file_gets == gets_before + 1  # one download, one object
-    backend = gateway.extensions["indox_media"].primary
+    backend = gateway.extensions["indox_media"].catalog.primary
     assert len(list(backend.list_objects("audio-jobs/alice/"))) == 1
 
 
@@ -299,7 +299,7 @@ def test_voices_and_recordings(client: FlaskClient, fake: Any, gateway: Flask) -
         f"{P}/voices/{voice['uuid']}/recordings", headers=ALICE
     ).get_json()["items"]
     assert [r["asset_id"] for r in listed] == [rec["asset_id"]]
-    backend = gateway.extensions["indox_media"].primary
+    backend = gateway.extensions["indox_media"].catalog.primary
     assert len(list(backend.list_objects("voice-recordings/alice/"))) == 1
     assert client.delete(path, headers=ALICE).status_code == 200
     assert (
@@ -385,7 +385,7 @@ def test_malicious_upstream_urls_are_never_fetched(
     assert hits == []
     items = response.get_json()["items"]
     assert [i["resemble_url"] for i in items[:4]] == bad[:4]
-    backend = app.extensions["indox_media"].primary
+    backend = app.extensions["indox_media"].catalog.primary
     assert list(backend.list_objects("tts/")) == []
 
 
@@ -398,7 +398,7 @@ def test_a_failing_hook_returns_the_original_response(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(gateway.extensions["indox_media"], "describe", broken)
+    monkeypatch.setattr(gateway.extensions["indox_media"].catalog, "describe", broken)
     response = client.post(
         f"{P}/projects/p/clips", json={"voice_uuid": "v", "body": "x"}, headers=ALICE
     )

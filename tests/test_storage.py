@@ -139,7 +139,7 @@ class TestLocal(BackendContract):
     @pytest.fixture
     def backend(self, app: Flask) -> StorageBackend:
         self.client = app.test_client()
-        backend = app.extensions["indox_media"].backends["local"]
+        backend = app.extensions["indox_media"].catalog.backends["local"]
         assert isinstance(backend, LocalBackend)
         return backend
 

@@ -1,4 +1,5 @@
-"""The storage backend interface, and the registry that names backends."""
+"""The storage backend interface, the bucket-rules protocol, and copying
+between backends. Nothing here knows of Flask."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, runtime_checkable
 
-from werkzeug.utils import import_string
-
-from ..exceptions import ConfigurationError, ObjectNotFoundError
+from ..exceptions import ObjectNotFoundError
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -38,15 +37,39 @@ class StorageBackend(ABC):
     that; they are never passed into RQ jobs (jobs take keys and names).
 
     :param name: the name the app knows this backend by (``r2``, ``s3``...).
+    :cvar config_defaults: the configuration keys this backend reads, with
+        their defaults (``INDOX_MEDIA_<NAME>_*`` by convention); the extension
+        sets them on ``app.config`` and refuses unknown ``INDOX_MEDIA_*`` keys.
     """
+
+    config_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     @classmethod
     @abstractmethod
-    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
-        """Build the backend called ``name`` from the app's settings."""
+    def from_config(
+        cls, config: Mapping[str, Any], name: str, settings: Settings
+    ) -> StorageBackend:
+        """Build the backend called ``name`` from the app's config (its own
+        keys, defaulted) and the core settings (signing keys, public URL...).
+
+        :raises ConfigurationError: naming the key at fault.
+        """
+
+    @classmethod
+    def is_configured(cls, config: Mapping[str, Any]) -> bool:
+        """Whether ``config`` sets this backend up even though it is not the
+        write backend (so links to its objects keep resolving after a
+        rollback). The default: never."""
+        return False
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Refuse a configuration of this backend that can never be right,
+        whether or not the backend is in use. The default accepts any."""
+        return None
 
     @abstractmethod
     def put(
@@ -148,36 +171,41 @@ class StorageBackend(ABC):
         return self.delete_many(info.key for info in self.list_objects(prefix))
 
 
-def backend_class(name: str) -> type[StorageBackend]:
-    """The class for a short name (``r2``, ``s3``, ``local``) or a dotted path.
+@runtime_checkable
+class BucketRules(Protocol):
+    """A backend whose bucket has lifecycle and CORS rules and can be checked
+    (S3 and R2). Callers test ``isinstance(backend, BucketRules)``."""
 
-    :raises ConfigurationError: the name is unknown or not a backend.
-    """
-    from .local import LocalBackend
-    from .s3 import R2Backend, S3Backend
+    bucket: str
 
-    registry: dict[str, type[StorageBackend]] = {
-        "r2": R2Backend,
-        "s3": S3Backend,
-        "local": LocalBackend,
-    }
-    if name in registry:
-        return registry[name]
+    def lifecycle_rules(self) -> list[dict[str, Any]]: ...
+
+    def put_lifecycle_rules(self, rules: list[dict[str, Any]]) -> None: ...
+
+    def cors_rules(self) -> list[dict[str, Any]]: ...
+
+    def put_cors_rules(self, rules: list[dict[str, Any]]) -> None: ...
+
+    def check_bucket(self) -> None: ...
+
+
+def copy_object(
+    source: StorageBackend, target: StorageBackend, key: str, *, check: bool = True
+) -> bool:
+    """Copy ``key`` (streaming; type and metadata kept) unless the target has
+    it (``check=False``: the caller knows it has not). Returns whether it was
+    copied."""
+    if check and target.exists(key):
+        return False
     try:
-        cls = import_string(name)
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"INDOX_MEDIA_STORAGE_BACKEND: cannot import {name!r}",
-            key="INDOX_MEDIA_STORAGE_BACKEND",
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, StorageBackend)):
-        raise ConfigurationError(
-            f"INDOX_MEDIA_STORAGE_BACKEND: {name!r} is not a StorageBackend subclass",
-            key="INDOX_MEDIA_STORAGE_BACKEND",
+        stream, info = source.open_with_info(key)
+    except ObjectNotFoundError:
+        return False  # deleted since it was listed
+    with stream:
+        target.put(
+            key,
+            stream,
+            content_type=info.content_type or "application/octet-stream",
+            metadata=info.metadata,
         )
-    return cls
-
-
-def create_backend(settings: Settings, name: str) -> StorageBackend:
-    """Build the backend ``name`` from ``settings``."""
-    return backend_class(name).from_config(settings, name)
+    return True

@@ -1,28 +1,27 @@
-"""The local backend: files on disk, served by the extension through signed,
-expiring URLs, so development and tests take the same URL and expiry paths as
-production."""
+"""The local backend: files on disk, served by the extension
+(:mod:`~flask_indox_media.web.local_files`) through signed, expiring URLs, so
+development and tests take the same URL and expiry paths as production."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from flask import Blueprint, abort, current_app, has_request_context, request, send_file
-from flask.typing import ResponseReturnValue
-
+from ..config import url_path
 from ..exceptions import InvalidKeyPartError, ObjectNotFoundError, StorageError
-from ..signing import sign, verify
+from ..tokens import LOCAL_URL, TokenSigner
 from .base import ObjectInfo, StorageBackend
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-_PURPOSE = "local-url"
+#: Signatures since 0.2 start with this (older ones are bare HMACs).
+_V1 = "1."
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -34,16 +33,24 @@ class LocalBackend(StorageBackend):
     """Objects as files under ``root/objects``, metadata beside them under
     ``root/meta``.
 
+    :param keys: the signing keys, oldest first (the last one signs).
     :param url_prefix: the path the extension serves signed URLs under.
-    :param public_url: the base of absolute URLs outside a request.
+    :param public_url: the base of absolute URLs; without it, ``url_base``.
+    :ivar url_base: returns the base of absolute URLs when there is no
+        ``public_url`` (the extension sets it to the current request's host).
     """
+
+    config_defaults: ClassVar[Mapping[str, Any]] = {
+        "INDOX_MEDIA_LOCAL_ROOT": None,  # then <instance_path>/indox-media
+        "INDOX_MEDIA_LOCAL_URL_PREFIX": "/indox-media/local",
+    }
 
     def __init__(
         self,
         name: str,
         *,
         root: str,
-        secret: bytes,
+        keys: Sequence[bytes],
         url_prefix: str = "/indox-media/local",
         public_url: str | None = None,
     ) -> None:
@@ -51,19 +58,29 @@ class LocalBackend(StorageBackend):
         self.root = os.path.abspath(root)
         self._objects = os.path.join(self.root, "objects")
         self._meta = os.path.join(self.root, "meta")
-        self._secret = secret
+        self._signer = TokenSigner(keys, LOCAL_URL)
         self.url_prefix = url_prefix
         self.public_url = public_url
+        self.url_base: Callable[[], str | None] = lambda: None
 
     @classmethod
-    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
+    def from_config(
+        cls, config: Mapping[str, Any], name: str, settings: Settings
+    ) -> StorageBackend:
         return cls(
             name,
-            root=settings.local_root,
-            secret=settings.signing_key,
-            url_prefix=settings.local_url_prefix,
+            root=str(
+                config["INDOX_MEDIA_LOCAL_ROOT"]
+                or os.path.join(settings.instance_path, "indox-media")
+            ),
+            keys=settings.signing_keys,
+            url_prefix=url_path(config, "INDOX_MEDIA_LOCAL_URL_PREFIX"),
             public_url=settings.public_url,
         )
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        url_path(config, "INDOX_MEDIA_LOCAL_URL_PREFIX")
 
     def __repr__(self) -> str:
         return f"<LocalBackend {self.name!r} root={self.root!r}>"
@@ -142,12 +159,8 @@ class LocalBackend(StorageBackend):
             params["response-content-type"] = ct
         if cd:
             params["response-content-disposition"] = cd
-        params["signature"] = sign(
-            self._secret, _PURPOSE, _message(key, expires, ct, cd)
-        )
-        base = self.public_url
-        if base is None and has_request_context():
-            base = request.host_url.rstrip("/")
+        params["signature"] = _V1 + self._signer.sign(_message(key, expires, ct, cd))
+        base = self.public_url or self.url_base()
         return f"{base or ''}{self.url_prefix}/{quote(key)}?{urlencode(params)}"
 
     def key_from_url(self, url: str) -> str | None:
@@ -169,7 +182,11 @@ class LocalBackend(StorageBackend):
             args.get("response-content-type", ""),
             args.get("response-content-disposition", ""),
         )
-        valid = verify(self._secret, _PURPOSE, message, args.get("signature", ""))
+        signature = args.get("signature", "")
+        if signature.startswith(_V1):
+            valid = self._signer.verify(message, signature[len(_V1) :])
+        else:
+            valid = self._signer.verify_legacy(message, signature)
         return valid and now.timestamp() < expires
 
     def head(self, key: str) -> ObjectInfo | None:
@@ -231,47 +248,3 @@ class LocalBackend(StorageBackend):
                     raise StorageError(
                         f"{self.name}: delete {key} failed: {exc.strerror}"
                     ) from exc
-
-
-def serve_blueprint() -> Blueprint:
-    """The blueprint that serves local-backend URLs (``Range`` gives 206)."""
-    bp = Blueprint("indox_media_local", __name__)
-
-    @bp.get("/<path:key>")
-    def serve(key: str) -> ResponseReturnValue:
-        state = current_app.extensions["indox_media"]
-        backend = state.backends.get("local")
-        if not isinstance(backend, LocalBackend):
-            abort(404)
-        try:
-            valid = backend.check_signature(key, request.args, state.clock())
-        except InvalidKeyPartError:
-            valid = False
-        if not valid:
-            return {
-                "code": 403,
-                "status": "Forbidden",
-                "message": "URL signature is invalid or expired",
-            }, 403
-        info = backend.head(key)
-        if info is None:
-            return {
-                "code": 404,
-                "status": "Not Found",
-                "message": "no such object",
-            }, 404
-        content_type = request.args.get("response-content-type") or info.content_type
-        response = send_file(
-            backend.file_path(key),
-            mimetype=content_type or "application/octet-stream",
-            conditional=True,
-            etag=False,
-            last_modified=info.last_modified,
-            max_age=0,
-        )
-        disposition = request.args.get("response-content-disposition")
-        if disposition:
-            response.headers["Content-Disposition"] = disposition
-        return response
-
-    return bp

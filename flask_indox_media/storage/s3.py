@@ -1,5 +1,5 @@
-"""The S3 backend (AWS S3 and any S3-compatible API) and R2, which is S3 plus its
-endpoint, region ``auto`` and checksum defaults."""
+"""The S3 backend: AWS S3 and any S3-compatible API (R2 builds on it in
+:mod:`~flask_indox_media.storage.r2`)."""
 
 from __future__ import annotations
 
@@ -7,71 +7,56 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypedDict, cast
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..exceptions import ObjectNotFoundError, StorageError
+from ..config import integer, required
+from ..exceptions import ConfigurationError, ObjectNotFoundError, StorageError
 from .base import ObjectInfo, StorageBackend
 from .presign import FastPresigner
+from .rules import BucketRulesMixin
+from .streams import FullReads, Prefixed
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+MiB = 1024 * 1024
+#: R2 and S3 refuse multipart parts smaller than this (but the last).
+MIN_PART_SIZE = 5 * MiB
+#: Transfer keys shared by the S3 and R2 backends.
+TRANSFER_DEFAULTS = {
+    "INDOX_MEDIA_MULTIPART_THRESHOLD": 8 * MiB,
+    "INDOX_MEDIA_MULTIPART_CHUNKSIZE": 8 * MiB,
+    "INDOX_MEDIA_MAX_POOL_CONNECTIONS": 10,
+    "INDOX_MEDIA_UPLOAD_CONCURRENCY": 4,
+}
 
 
-class _FullReads:
-    """Reads that return ``size`` bytes unless the stream ends, and a count.
-
-    s3transfer makes one part of each read of a non-seekable stream; a socket
-    that returns short reads would give unequal parts, which R2 refuses.
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            data = self._stream.read()
-        else:
-            chunks: list[bytes] = []
-            wanted = size
-            while wanted > 0:
-                chunk = self._stream.read(wanted)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                wanted -= len(chunk)
-            data = b"".join(chunks)
-        self.count += len(data)
-        return data
+class TransferOptions(TypedDict):
+    multipart_threshold: int
+    multipart_chunksize: int
+    max_pool_connections: int
+    upload_concurrency: int
 
 
-class _Prefixed:
-    """``head`` and then the rest of ``reader``, as one stream."""
-
-    def __init__(self, head: bytes, reader: _FullReads) -> None:
-        self._head = head
-        self._reader = reader
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            return self._reader.read(size)
-        if size is None or size < 0:
-            data, self._head = self._head + self._reader.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        if len(data) < size:
-            data += self._reader.read(size - len(data))
-        return data
+def transfer_options(config: Mapping[str, Any]) -> TransferOptions:
+    chunk = integer(config, "INDOX_MEDIA_MULTIPART_CHUNKSIZE", MIN_PART_SIZE)
+    return {
+        "multipart_threshold": integer(
+            config, "INDOX_MEDIA_MULTIPART_THRESHOLD", chunk
+        ),
+        "multipart_chunksize": chunk,
+        "max_pool_connections": integer(config, "INDOX_MEDIA_MAX_POOL_CONNECTIONS", 1),
+        "upload_concurrency": integer(config, "INDOX_MEDIA_UPLOAD_CONCURRENCY", 1),
+    }
 
 
-class S3Backend(StorageBackend):
+class S3Backend(BucketRulesMixin, StorageBackend):
     """Objects in an S3 bucket, through boto3.
 
     The client is created lazily, once per thread and process, and dropped when
@@ -111,20 +96,52 @@ class S3Backend(StorageBackend):
         self._transfer.max_in_memory_upload_chunks = upload_concurrency
         self._local = threading.local()
 
+    config_defaults: ClassVar[Mapping[str, Any]] = {
+        "INDOX_MEDIA_S3_BUCKET": None,
+        "INDOX_MEDIA_S3_REGION": "us-east-1",
+        "INDOX_MEDIA_S3_ENDPOINT_URL": None,
+        "INDOX_MEDIA_S3_ACCESS_KEY_ID": None,
+        "INDOX_MEDIA_S3_SECRET_ACCESS_KEY": None,
+        **TRANSFER_DEFAULTS,
+    }
+
     @classmethod
-    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
+    def from_config(
+        cls, config: Mapping[str, Any], name: str, settings: Settings
+    ) -> StorageBackend:
         return cls(
             name,
-            bucket=cast(str, settings.s3_bucket),
-            region=settings.s3_region,
-            endpoint_url=settings.s3_endpoint_url,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            **_transfer_options(settings),
+            bucket=required(
+                config, "INDOX_MEDIA_S3_BUCKET", "when the s3 backend is in use"
+            ),
+            region=str(config["INDOX_MEDIA_S3_REGION"]),
+            endpoint_url=config["INDOX_MEDIA_S3_ENDPOINT_URL"] or None,
+            access_key_id=config["INDOX_MEDIA_S3_ACCESS_KEY_ID"] or None,
+            secret_access_key=config["INDOX_MEDIA_S3_SECRET_ACCESS_KEY"] or None,
+            **transfer_options(config),
         )
 
+    @classmethod
+    def is_configured(cls, config: Mapping[str, Any]) -> bool:
+        return bool(config.get("INDOX_MEDIA_S3_BUCKET"))
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        transfer_options(config)
+        if bool(config.get("INDOX_MEDIA_S3_ACCESS_KEY_ID")) != bool(
+            config.get("INDOX_MEDIA_S3_SECRET_ACCESS_KEY")
+        ):
+            raise ConfigurationError(
+                "INDOX_MEDIA_S3_ACCESS_KEY_ID and INDOX_MEDIA_S3_SECRET_ACCESS_KEY "
+                "go together: set both, or neither to use boto3's credential chain",
+                key="INDOX_MEDIA_S3_SECRET_ACCESS_KEY",
+            )
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} bucket={self.bucket!r}>"
+        return (
+            f"<{type(self).__name__} {self.name!r} bucket={self.bucket!r} "
+            f"endpoint={self.endpoint_url!r}>"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -191,7 +208,7 @@ class S3Backend(StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> int:
-        reader = _FullReads(stream)
+        reader = FullReads(stream)
         extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
         threshold = self._transfer.multipart_threshold
         try:
@@ -202,7 +219,7 @@ class S3Backend(StorageBackend):
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=head, **extra)
                 return len(head)
             self.client.upload_fileobj(
-                _Prefixed(head, reader),
+                Prefixed(head, reader),
                 self.bucket,
                 key,
                 ExtraArgs=extra,
@@ -321,98 +338,3 @@ class S3Backend(StorageBackend):
                 f"{self.name}: {len(errors)} of {len(keys)} deletes failed, first: "
                 f"{errors[0].get('Key')} ({errors[0].get('Code')})"
             )
-
-    # Bucket configuration, for the operations commands --------------------------
-
-    def _config_call(self, action: str, fn: Any, missing: str, **kwargs: Any) -> Any:
-        try:
-            return fn(Bucket=self.bucket, **kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == missing:
-                return None
-            raise self._fail(exc, action) from exc
-        except BotoCoreError as exc:
-            raise self._fail(exc, action) from exc
-
-    def lifecycle_rules(self) -> list[dict[str, Any]]:
-        """The bucket's lifecycle rules (all of them, ours or not)."""
-        response = self._config_call(
-            "get lifecycle of",
-            self.client.get_bucket_lifecycle_configuration,
-            "NoSuchLifecycleConfiguration",
-        )
-        return list(response["Rules"]) if response else []
-
-    def put_lifecycle_rules(self, rules: list[dict[str, Any]]) -> None:
-        """Replace the bucket's whole lifecycle configuration with ``rules``."""
-        if rules:
-            self._config_call(
-                "put lifecycle of",
-                self.client.put_bucket_lifecycle_configuration,
-                "",
-                LifecycleConfiguration={"Rules": rules},
-            )
-        else:
-            self._config_call(
-                "delete lifecycle of", self.client.delete_bucket_lifecycle, ""
-            )
-
-    def cors_rules(self) -> list[dict[str, Any]]:
-        """The bucket's CORS rules."""
-        response = self._config_call(
-            "get CORS of", self.client.get_bucket_cors, "NoSuchCORSConfiguration"
-        )
-        return list(response["CORSRules"]) if response else []
-
-    def put_cors_rules(self, rules: list[dict[str, Any]]) -> None:
-        """Replace the bucket's whole CORS configuration with ``rules``."""
-        if rules:
-            self._config_call(
-                "put CORS of",
-                self.client.put_bucket_cors,
-                "",
-                CORSConfiguration={"CORSRules": rules},
-            )
-        else:
-            self._config_call("delete CORS of", self.client.delete_bucket_cors, "")
-
-    def check_bucket(self) -> None:
-        """HEAD the bucket.
-
-        :raises StorageError: it is unreachable, missing or forbidden.
-        """
-        self._config_call("head", self.client.head_bucket, "")
-
-
-class R2Backend(S3Backend):
-    """Cloudflare R2: the S3 backend with R2's endpoint, region ``auto``, path-style
-    addressing, and checksums only where an operation requires them."""
-
-    @classmethod
-    def from_config(cls, settings: Settings, name: str) -> StorageBackend:
-        return cls(
-            name,
-            bucket=cast(str, settings.r2_bucket),
-            region="auto",
-            endpoint_url=settings.r2_endpoint,
-            access_key_id=settings.r2_access_key_id,
-            secret_access_key=settings.r2_secret_access_key,
-            addressing_style="path",
-            **_transfer_options(settings),
-        )
-
-
-class _TransferOptions(TypedDict):
-    multipart_threshold: int
-    multipart_chunksize: int
-    max_pool_connections: int
-    upload_concurrency: int
-
-
-def _transfer_options(settings: Settings) -> _TransferOptions:
-    return {
-        "multipart_threshold": settings.multipart_threshold,
-        "multipart_chunksize": settings.multipart_chunksize,
-        "max_pool_connections": settings.max_pool_connections,
-        "upload_concurrency": settings.upload_concurrency,
-    }

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from .exceptions import IndoxMediaError
-from .ops import Plan, cors, lifecycle
-from .storage.local import LocalBackend
-from .storage.s3 import S3Backend
+from ..exceptions import IndoxMediaError
+from ..queue import JobQueue
+from ..storage.base import BucketRules
+from ..storage.local import LocalBackend
+from .bucket_rules import Plan, cors, lifecycle
 
 if TYPE_CHECKING:
-    from .extension import IndoxMediaState
+    from ..state import IndoxMediaState
 
 SCRATCH_PREFIX = "indox-media-doctor/"
 
@@ -39,7 +40,7 @@ def _run(name: str, fn: Callable[[], str], fix: str) -> Check:
         return Check(name, "FAIL", f"{type(exc).__name__}: {exc}", fix)
 
 
-def _bucket(backend: S3Backend) -> str:
+def _bucket(backend: BucketRules) -> str:
     backend.check_bucket()
     return f"{backend.bucket} reachable"
 
@@ -51,7 +52,7 @@ def _in_sync(
 
 
 def _round_trip(backend_name: str, state: IndoxMediaState) -> str:
-    backend = state.backends[backend_name]
+    backend = state.catalog.backends[backend_name]
     key = f"{SCRATCH_PREFIX}{secrets.token_hex(8)}"
     data = b"indox-media doctor " + secrets.token_bytes(16)
     backend.put(key, io.BytesIO(data), content_type="application/octet-stream")
@@ -72,15 +73,15 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
     yield Check(
         "configuration",
         "ok",
-        f"writes to {settings.storage_backend}; configured: {', '.join(state.backends)}"
+        f"writes to {settings.storage_backend}; configured: {', '.join(state.catalog.backends)}"
         + (
             f"; mirrors to {', '.join(settings.mirror_backends)}"
             if settings.mirror_backends
             else ""
         ),
     )
-    for name, backend in state.backends.items():
-        if isinstance(backend, S3Backend):
+    for name, backend in state.catalog.backends.items():
+        if isinstance(backend, BucketRules):
             yield _run(
                 f"{name}: bucket",
                 partial(_bucket, backend),
@@ -94,7 +95,7 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
             partial(_round_trip, name, state),
             "the credentials need read, write and delete on the bucket",
         )
-        if isinstance(backend, S3Backend):
+        if isinstance(backend, BucketRules):
             yield _rules_check(
                 f"{name}: lifecycle",
                 partial(_in_sync, lifecycle, state, name),
@@ -129,8 +130,8 @@ def _rules_check(name: str, in_sync: Callable[[], bool], fix: str) -> Check:
 
 
 def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
-    mirror = state.mirror
-    if mirror.queue is None or mirror.redis is None:
+    queue = state.queue
+    if not isinstance(queue, JobQueue):
         yield Check(
             "queue",
             "warn",
@@ -138,32 +139,21 @@ def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
             "set INDOX_MEDIA_REDIS_URL in production",
         )
         return
-    from redis.exceptions import RedisError
-    from rq import Worker
-    from rq.registry import FailedJobRegistry
-
     try:
-        mirror.redis.ping()
-        workers = [
-            w
-            for w in Worker.all(connection=mirror.redis)
-            if mirror.queue.name in w.queue_names()
-        ]
-        failed = FailedJobRegistry(queue=mirror.queue).count
-        waiting = mirror.queue.count
-    except RedisError as exc:
-        yield Check(
-            "redis", "FAIL", f"{type(exc).__name__}", "check INDOX_MEDIA_REDIS_URL"
-        )
+        workers = queue.workers()
+        failed = queue.failed_count()
+        waiting = queue.count()
+    except IndoxMediaError as exc:
+        yield Check("redis", "FAIL", str(exc), "check INDOX_MEDIA_REDIS_URL")
         return
     yield Check("redis", "ok", f"reachable; {waiting} job(s) waiting")
     yield (
-        Check("workers", "ok", f"{len(workers)} alive on {mirror.queue.name!r}")
+        Check("workers", "ok", f"{len(workers)} alive on {queue.name!r}")
         if workers
         else Check(
             "workers",
             "FAIL",
-            f"none on {mirror.queue.name!r}",
+            f"none on {queue.name!r}",
             "run: flask indox-media worker",
         )
     )
@@ -174,7 +164,7 @@ def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
             "failed jobs",
             "warn",
             f"{failed} in the failed registry",
-            f"inspect with `rq info`, re-run with `rq requeue --all --queue {mirror.queue.name}`",
+            f"inspect with `rq info`, re-run with `rq requeue --all --queue {queue.name}`",
         )
     )
 

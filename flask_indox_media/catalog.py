@@ -1,0 +1,248 @@
+"""The asset catalog: where an asset's object is, how it is written, read,
+presigned, described, listed per user and deleted, across every configured
+backend. It knows storage and keys, not HTTP and not mirroring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from .assets import ASSET_SCHEMA, Asset, AssetIds
+from .exceptions import InvalidKeyPartError, InvalidTokenError, ObjectNotFoundError
+from .keys import AssetClass, AssetClassTable, build_key, user_prefix
+from .media_types import from_extension
+from .storage.base import ObjectInfo, StorageBackend
+
+
+@dataclass(frozen=True)
+class UserObject:
+    """One object under a user's prefix; ``asset`` is ``None`` when its key is
+    not one this extension wrote (it is still the user's, for erasure)."""
+
+    backend: str
+    asset_class: AssetClass
+    info: ObjectInfo
+    asset: Asset | None
+
+
+class AssetCatalog:
+    """The assets of one app.
+
+    :param backends: every configured backend by name, the write backend first.
+    :param primary: the name of the backend new assets are written to.
+    :param clock: returns the current aware UTC time.
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, StorageBackend],
+        primary: str,
+        classes: AssetClassTable,
+        ids: AssetIds,
+        *,
+        presign_ttl: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.backends = dict(backends)
+        self.primary_name = primary
+        self.classes = classes
+        self.ids = ids
+        self.presign_ttl = presign_ttl
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"<AssetCatalog primary={self.primary_name!r} backends={list(self.backends)}>"
+
+    @property
+    def primary(self) -> StorageBackend:
+        """The backend new assets are written to."""
+        return self.backends[self.primary_name]
+
+    def new(
+        self,
+        asset_class: str,
+        user_id: str,
+        extension: str,
+        *,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Asset:
+        """Fix the key of a new asset on the primary backend (nothing is written).
+
+        :raises InvalidKeyPartError: a part is unsafe.
+        """
+        key = build_key(
+            self.classes[asset_class],
+            user_id,
+            extension,
+            now=now or self.clock(),
+            request_id=request_id,
+        )
+        return Asset(self.classes.parse(key), self.primary_name)
+
+    def write(
+        self,
+        asset: Asset,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        """Write ``asset``'s object on its backend, with the metadata every
+        object carries (user, class, request id) plus ``metadata``.
+
+        :returns: its size in bytes.
+        :raises StorageError: the backend failed.
+        """
+        meta = {
+            "user-id": asset.user_id,
+            "asset-class": asset.asset_class,
+            "request-id": asset.parsed.request_id,
+            **(metadata or {}),
+        }
+        return self.backends[asset.backend].put(
+            asset.key, stream, content_type=content_type, metadata=meta
+        )
+
+    def store(
+        self,
+        asset_class: str,
+        user_id: str,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        extension: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> tuple[Asset, int]:
+        """Write a new asset to the primary backend.
+
+        :returns: the asset and its size in bytes.
+        :raises InvalidKeyPartError: before any storage call, for a bad part.
+        :raises StorageError: the backend failed.
+        """
+        asset = self.new(asset_class, user_id, extension)
+        return asset, self.write(
+            asset, stream, content_type=content_type, metadata=metadata
+        )
+
+    def asset_id(self, asset: Asset) -> str:
+        return self.ids.encode(asset)
+
+    def resolve(self, asset_id: str, user_id: str) -> Asset:
+        """The caller's asset named by ``asset_id``.
+
+        :raises InvalidTokenError: garbled, forged or another user's id.
+        """
+        asset = self.ids.decode(asset_id, user_id)
+        if asset.backend not in self.backends:
+            raise InvalidTokenError("asset id names a backend that is not configured")
+        return asset
+
+    def from_key(self, backend: str, key: str) -> Asset:
+        """The asset stored at ``key``.
+
+        :raises InvalidKeyPartError: not a key of the contract's shape.
+        """
+        return Asset(self.classes.parse(key), backend)
+
+    def locate(self, asset: Asset) -> tuple[StorageBackend, ObjectInfo] | None:
+        """The backend that holds ``asset`` and what it says of it: the one the
+        asset was written to first, then every other configured backend (after
+        a rollback or a backfill the object may live elsewhere)."""
+        names = [asset.backend, *(n for n in self.backends if n != asset.backend)]
+        for name in names:
+            info = self.backends[name].head(asset.key)
+            if info is not None:
+                return self.backends[name], info
+        return None
+
+    def presign(self, asset: Asset, backend: StorageBackend | None = None) -> str:
+        """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``."""
+        backend = backend or self.backends[asset.backend]
+        return backend.presigned_url(
+            asset.key, expires_in=self.presign_ttl, now=self.clock()
+        )
+
+    def open(self, asset: Asset) -> BinaryIO:
+        """The asset's bytes from whichever backend holds them.
+
+        :raises ObjectNotFoundError: no backend holds them.
+        """
+        found = self.locate(asset)
+        if found is None:
+            raise ObjectNotFoundError(f"{asset.key} is in no configured backend")
+        return found[0].open(asset.key)
+
+    def describe(
+        self,
+        asset: Asset,
+        *,
+        resemble_url: str | None = None,
+        presign_from: StorageBackend | None = None,
+        **details: Any,
+    ) -> dict[str, Any]:
+        """The asset's public fields (:class:`~flask_indox_media.assets.AssetSchema`)
+        with a fresh ``audio_url``; ``details`` adds any other of its fields.
+
+        :param presign_from: the backend to presign from (default: the asset's).
+        """
+        fields: dict[str, Any] = ASSET_SCHEMA.dump(
+            {
+                "asset_id": self.asset_id(asset),
+                "asset_class": asset.asset_class,
+                "audio_url": self.presign(asset, presign_from),
+                "expires_at": asset.expires_at,
+                "resemble_url": resemble_url,
+                **details,
+            }
+        )
+        return fields
+
+    def describe_stored(
+        self, asset: Asset, holder: StorageBackend, info: ObjectInfo, **details: Any
+    ) -> dict[str, Any]:
+        """:meth:`describe` of an object that exists, with what its backend says
+        (a listing says less than a HEAD: the type then comes from the key)."""
+        known = from_extension(asset.parsed.extension)
+        return self.describe(
+            asset,
+            resemble_url=info.metadata.get("source-url"),
+            presign_from=holder,
+            key=asset.key,
+            status="mirrored",
+            size_bytes=info.size,
+            content_type=info.content_type or (known and known.content_type),
+            created_at=asset.created_at,
+            **details,
+        )
+
+    def delete(self, asset: Asset) -> None:
+        """Delete the asset's object on every configured backend."""
+        for backend in self.backends.values():
+            backend.delete(asset.key)
+
+    def iter_user_assets(
+        self,
+        user_id: str,
+        *,
+        classes: Iterable[AssetClass] | None = None,
+        backends: Iterable[str] | None = None,
+    ) -> Iterator[UserObject]:
+        """Every object under ``user_id``'s prefixes, backend by backend (the
+        write backend first, or those named), class by class, in key order.
+
+        :raises InvalidKeyPartError: ``user_id`` is unsafe.
+        """
+        wanted = list(self.classes.values() if classes is None else classes)
+        prefixes = [(c, user_prefix(c, user_id)) for c in wanted]
+        for name in self.backends if backends is None else backends:
+            backend = self.backends[name]
+            for asset_class, prefix in prefixes:
+                for info in backend.list_objects(prefix):
+                    try:
+                        asset: Asset | None = self.from_key(name, info.key)
+                    except InvalidKeyPartError:
+                        asset = None
+                    yield UserObject(name, asset_class, info, asset)

@@ -1,0 +1,116 @@
+"""Finding audio in Resemble's JSON, by the rules of :mod:`~flask_indox_media.endpoints`.
+
+Pure: no I/O, no app. The assets found keep a reference to the JSON object that
+holds them, so the rewrite can add the asset's fields next to the audio.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..endpoints import Rule, rules
+from ..media_types import SNIFF_BYTES, MediaType, sniff
+
+_ID_FIELDS = ("uuid", "id")
+_INDEX_FIELDS = ("voice_sample_index", "sample_index")
+
+
+@dataclass
+class Found:
+    """One asset found in a response."""
+
+    container: dict[str, Any]
+    field: str
+    value: str
+    rule: Rule
+    path: str
+    media_type: MediaType | None = None
+    data: bytes | None = None
+
+    @property
+    def inline(self) -> bool:
+        return self.rule.inline
+
+    def identity(self, user_id: str, route_id: str | None) -> str | None:
+        """What names this asset across repeated polls (``None``: always new).
+
+        The upstream object's own id when it has one; else the polled job's id
+        and the path; else the URL without its (signed, changing) query.
+        """
+        if self.rule.inline:
+            return None
+        anchor = next(
+            (str(self.container[f]) for f in _ID_FIELDS if self.container.get(f)), None
+        )
+        if anchor is not None:
+            index = next(
+                (str(self.container[f]) for f in _INDEX_FIELDS if f in self.container),
+                "",
+            )
+            name = f"id:{anchor}:{index}:{self.field}"
+        elif route_id:
+            name = f"route:{route_id}:{self.path}"
+        else:
+            name = "url:" + self.value.split("?", 1)[0]
+        digest = hashlib.sha256(
+            f"{user_id}|{self.rule.asset_class}|{name}".encode()
+        ).hexdigest()
+        return digest[:40]
+
+
+def _walk(
+    node: Any, path: tuple[str, ...], trail: str
+) -> Iterator[tuple[dict[str, Any], str, str]]:
+    if not path:
+        return
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        if isinstance(node, list):
+            for i, element in enumerate(node):
+                yield from _walk(element, rest, f"{trail}.{i}")
+        return
+    if not isinstance(node, dict) or head not in node:
+        return
+    if not rest:
+        yield node, head, f"{trail}.{head}".lstrip(".")
+    else:
+        yield from _walk(node[head], rest, f"{trail}.{head}")
+
+
+def decode_inline(value: str) -> tuple[bytes, MediaType] | None:
+    """Inline base64 audio, decoded and recognised; ``None`` if it is not."""
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    media_type = sniff(data[:SNIFF_BYTES])
+    if media_type is None or media_type.kind != "audio":
+        return None
+    return data, media_type
+
+
+def extract(payload: Any, kind: str | None) -> list[Found]:
+    """Every asset in ``payload`` by the rules of ``kind``, at most one per object."""
+    found: list[Found] = []
+    seen: set[int] = set()
+    for rule in rules(kind):
+        for container, field, path in _walk(payload, rule.path, ""):
+            value = container.get(field)
+            if not isinstance(value, str) or not value or id(container) in seen:
+                continue
+            item = Found(container, field, value, rule, path)
+            if rule.inline:
+                decoded = decode_inline(value)
+                if decoded is None:
+                    continue
+                item.data, item.media_type = decoded
+            elif not value.lower().startswith(("http://", "https://")):
+                continue
+            seen.add(id(container))
+            found.append(item)
+    return found

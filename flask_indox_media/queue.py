@@ -1,0 +1,215 @@
+"""The job queue: RQ on Redis (:class:`JobQueue`), or, without Redis,
+:class:`InlineQueue`, which runs each job at once in the process (for
+development). Both take jobs by dotted path and apply one enqueue policy:
+retries, timeout and TTLs from the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, Worker
+from rq.command import send_stop_job_command
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from werkzeug.utils import import_string
+
+from .config import Settings
+from .exceptions import IndoxMediaError, QueueError
+
+logger = logging.getLogger("flask_indox_media")
+
+#: How long a finished job's result is kept.
+RESULT_TTL = 3600
+_DONE = (JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.STOPPED)
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Redis failures as :class:`~flask_indox_media.exceptions.QueueError`."""
+    try:
+        yield
+    except RedisError as exc:
+        raise QueueError(f"Redis failed: {type(exc).__name__}") from exc
+
+
+class JobQueue:
+    """Jobs in an RQ queue on Redis.
+
+    :ivar rq: the ``rq.Queue`` (for workers and inspection).
+    """
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.rq = Queue(settings.queue, connection=redis)
+        retries = settings.job_retries
+        self._policy: dict[str, Any] = {
+            "retry": Retry(max=len(retries), interval=list(retries))
+            if retries
+            else None,
+            "job_timeout": settings.job_timeout,
+            "failure_ttl": settings.failure_ttl,
+            "result_ttl": RESULT_TTL,
+        }
+
+    def __repr__(self) -> str:
+        return f"<JobQueue {self.name!r}>"
+
+    @property
+    def name(self) -> str:
+        return str(self.rq.name)
+
+    def enqueue(
+        self,
+        func: str,
+        kwargs: Mapping[str, Any],
+        *,
+        description: str,
+        job_id: str | None = None,
+    ) -> None:
+        """Enqueue ``func`` (a dotted path) with ``kwargs``. With a ``job_id``
+        the job is unique: while one with that id is queued, running or kept,
+        this is a no-op.
+
+        :raises QueueError: Redis failed.
+        """
+        with redis_errors():
+            try:
+                self.rq.enqueue(
+                    func,
+                    kwargs=dict(kwargs),
+                    job_id=job_id,
+                    unique=job_id is not None,
+                    description=description,
+                    **self._policy,
+                )
+            except DuplicateJobError:
+                pass  # already queued, running, or done: one object either way
+
+    def _fetch(self, job_id: str) -> Job | None:
+        with redis_errors():
+            try:
+                return Job.fetch(job_id, connection=self.redis)
+            except NoSuchJobError:
+                return None
+
+    def status(self, job_id: str) -> tuple[str, Mapping[str, Any]] | None:
+        """``("pending" | "failed", the job's kwargs)`` for a job still to run
+        or failed for good; ``None`` when there is none (or it is done)."""
+        job = self._fetch(job_id)
+        if job is None:
+            return None
+        with redis_errors():
+            status = job.get_status()
+        if status in _DONE:
+            return None
+        return ("failed" if status == JobStatus.FAILED else "pending"), job.kwargs
+
+    def cancel(self, job_id: str) -> None:
+        """Drop the job, wherever it is."""
+        job = self._fetch(job_id)
+        if job is not None:
+            with redis_errors():
+                job.delete()
+
+    def cancel_jobs(self, match: Callable[[Mapping[str, Any]], bool]) -> int:
+        """Cancel every queued, scheduled, deferred or failed job (and stop
+        any running one) whose kwargs ``match``; returns how many."""
+        queue = self.rq
+        with redis_errors():
+            waiting = set(queue.get_job_ids())
+            for registry in (
+                ScheduledJobRegistry,
+                DeferredJobRegistry,
+                FailedJobRegistry,
+            ):
+                waiting.update(registry(queue=queue).get_job_ids())
+            running = set(StartedJobRegistry(queue=queue).get_job_ids())
+            cancelled = 0
+            for job in Job.fetch_many(sorted(waiting | running), connection=self.redis):
+                if job is None or not match(job.kwargs or {}):
+                    continue
+                if job.id in running:
+                    send_stop_job_command(self.redis, job.id)
+                job.delete()
+                cancelled += 1
+        return cancelled
+
+    def count(self) -> int:
+        """Jobs waiting."""
+        with redis_errors():
+            return int(self.rq.count)
+
+    def failed_count(self) -> int:
+        """Jobs in the failed registry."""
+        with redis_errors():
+            return int(FailedJobRegistry(queue=self.rq).count)
+
+    def workers(self) -> list[Any]:
+        """The live workers listening on this queue."""
+        with redis_errors():
+            self.redis.ping()
+            return [
+                w
+                for w in Worker.all(connection=self.redis)
+                if self.name in w.queue_names()
+            ]
+
+
+class InlineQueue:
+    """No Redis: every job runs at once, in the process, its failure logged.
+    For development, not production (nothing is retried)."""
+
+    name = None
+    redis = None
+
+    def __repr__(self) -> str:
+        return "<InlineQueue>"
+
+    def enqueue(
+        self,
+        func: str,
+        kwargs: Mapping[str, Any],
+        *,
+        description: str,
+        job_id: str | None = None,
+    ) -> None:
+        try:
+            import_string(func)(**kwargs)
+        except (IndoxMediaError, requests.RequestException) as exc:
+            logger.warning(
+                "indox-media: in-process job %r failed: %s",
+                description,
+                type(exc).__name__,
+            )
+
+    def status(self, job_id: str) -> tuple[str, Mapping[str, Any]] | None:
+        return None
+
+    def cancel(self, job_id: str) -> None:
+        pass
+
+    def cancel_jobs(self, match: Callable[[Mapping[str, Any]], bool]) -> int:
+        return 0
+
+    def count(self) -> int:
+        return 0
+
+    def failed_count(self) -> int:
+        return 0
+
+
+#: Either kind of queue.
+AnyQueue = JobQueue | InlineQueue

@@ -1,0 +1,125 @@
+"""The media API: the caller's own assets, by ``asset_id``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from flask import redirect
+from marshmallow import Schema, fields, validate
+from werkzeug.wrappers import Response
+
+from ..assets import Asset, AssetSchema
+from ..exceptions import InvalidTokenError, RequestError
+from ..keys import DEFAULT_CLASSES
+from ..mirror.download import cancel, pending
+from ..state import current_state
+from .blueprint import bp, user_id
+
+
+class MediaQuery(Schema):
+    asset_class = fields.String(validate=validate.OneOf(sorted(DEFAULT_CLASSES)))
+
+
+def own_asset(asset_id: str) -> Asset:
+    """The caller's asset ``asset_id`` names; 404 for anything else."""
+    try:
+        return current_state().catalog.resolve(asset_id, user_id())
+    except InvalidTokenError:
+        raise RequestError(404, "no such asset") from None
+
+
+def describe(asset: Asset) -> dict[str, Any]:
+    """The media API's view of one asset; 404 when it neither exists nor is
+    being mirrored."""
+    state = current_state()
+    catalog = state.catalog
+    found = catalog.locate(asset)
+    if found is not None:
+        return catalog.describe_stored(asset, *found)
+    waiting = pending(state, asset)
+    if waiting is None:
+        raise RequestError(404, "no such asset")
+    status, source = waiting
+    return catalog.describe(
+        asset,
+        resemble_url=source,
+        key=asset.key,
+        status=status,
+        size_bytes=None,
+        content_type=None,
+        created_at=asset.created_at,
+    )
+
+
+@bp.route("/media/<asset_id>", methods=["GET"])
+@bp.response(200, AssetSchema)
+@bp.alt_response(404, description="No such asset of the caller")
+def get_media(asset_id: str) -> dict[str, Any]:
+    """One of the caller's assets, with a fresh ``audio_url``."""
+    return describe(own_asset(asset_id))
+
+
+@bp.route("/media/<asset_id>/audio", methods=["GET"])
+@bp.response(302)
+@bp.alt_response(404, description="No such asset, or it has expired")
+def media_audio(asset_id: str) -> Response:
+    """A stable link for players: a redirect to a fresh presigned URL (or to
+    ``resemble_url`` while the mirror is pending), until ``expires_at``."""
+    asset = own_asset(asset_id)
+    if (
+        asset.expires_at is not None
+        and current_state().catalog.clock() >= asset.expires_at
+    ):
+        raise RequestError(404, "this asset has expired")
+    described = describe(asset)
+    target = (
+        described["audio_url"]
+        if described["status"] == "mirrored"
+        else described["resemble_url"]
+    )
+    if not target:
+        raise RequestError(404, "this asset is not available")
+    response = redirect(target, code=HTTPStatus.FOUND)
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.route("/media", methods=["GET"])
+@bp.arguments(MediaQuery, location="query")
+@bp.response(200, AssetSchema(many=True))
+@bp.paginate()
+def list_media(
+    args: dict[str, Any], pagination_parameters: Any
+) -> list[dict[str, Any]]:
+    """The caller's assets, newest first, filterable by ``asset_class``."""
+    catalog = current_state().catalog
+    classes = [catalog.classes[args["asset_class"]]] if "asset_class" in args else None
+    seen: dict[str, Any] = {}
+    for found in catalog.iter_user_assets(user_id(), classes=classes):
+        if found.asset is not None:  # else not an object this extension wrote
+            seen.setdefault(found.info.key, found)
+    rows = sorted(
+        seen.values(), key=lambda f: (f.asset.created_at, f.asset.key), reverse=True
+    )
+    pagination_parameters.item_count = len(rows)
+    start = (pagination_parameters.page - 1) * pagination_parameters.page_size
+    page = rows[start : start + pagination_parameters.page_size]
+    return [
+        catalog.describe_stored(f.asset, catalog.backends[f.backend], f.info)
+        for f in page
+    ]
+
+
+@bp.route("/media/<asset_id>", methods=["DELETE"])
+@bp.response(204)
+@bp.alt_response(404, description="No such asset of the caller")
+def delete_media(asset_id: str) -> None:
+    """Delete one of the caller's assets, on every configured backend, and
+    cancel its pending mirror."""
+    asset = own_asset(asset_id)
+    state = current_state()
+    if state.catalog.locate(asset) is None and pending(state, asset) is None:
+        raise RequestError(404, "no such asset")
+    cancel(state, asset)
+    state.catalog.delete(asset)
