@@ -32,9 +32,9 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     # Tests run as root (CI), and Chromium refuses to sandbox as root.
     "--no-sandbox",
     "--disable-gpu",
-    # The test machines have no internet: without these four, Chromium's own
-    # connections (QUIC probes, updates, sync, variations) are refused and slow
-    # it down.
+    # The test machines have no internet: these keep Chromium from opening
+    # connections of its own (QUIC, component updates, sync, field trials),
+    # which the closed network refuses.
     "--disable-quic",
     "--disable-background-networking",
     "--disable-component-update",
@@ -46,6 +46,7 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     # Containers often have a 64 MB /dev/shm, too small for the renderer, and
     # Debian's launcher fails to detect it when /dev/shm is mounted twice.
     "--disable-dev-shm-usage",
+    # Keeps a developer's speakers quiet; playback still advances.
     "--mute-audio",
 )
 
