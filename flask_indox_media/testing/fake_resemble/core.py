@@ -71,6 +71,7 @@ class FakeResemble:
             sleep=sleep,
             stall_timeout=stall_timeout,
         )
+        #: What sends callbacks; ``callbacks.mode`` is the ``callbacks`` setting.
         self.callbacks = Callbacks(callbacks, delay=callback_delay, sleep=sleep)
         #: Stored audio: file name -> (bytes, content type), served at ``/files/<name>``.
         self.files: dict[str, tuple[bytes, str]] = {}
