@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -185,3 +187,67 @@ def test_dotted_path_names_a_user_backend(make_app: Callable[..., Flask]) -> Non
     from tests.custom_backend import MemoryBackend
 
     assert isinstance(app.extensions["indox_media"].catalog.primary, MemoryBackend)
+
+
+def test_a_dotted_path_backend_reads_keys_of_its_own(
+    make_app: Callable[..., Flask],
+) -> None:
+    dotted = {"INDOX_MEDIA_STORAGE_BACKEND": "tests.custom_backend.MemoryBackend"}
+    app = make_app({**dotted, "INDOX_MEDIA_MEMORY_CAPACITY": 7})
+    assert app.extensions["indox_media"].catalog.primary.capacity == 7
+    assert make_app(dotted).config["INDOX_MEDIA_MEMORY_CAPACITY"] == 1000
+    with pytest.raises(ConfigurationError) as info:
+        make_app({**dotted, "INDOX_MEDIA_MEMORY_CAPACTY": 7})
+    assert info.value.key == "INDOX_MEDIA_MEMORY_CAPACTY"
+    with pytest.raises(ConfigurationError) as info:
+        make_app({**dotted, "INDOX_MEDIA_MEMORY_CAPACITY": 0})
+    assert info.value.key == "INDOX_MEDIA_MEMORY_CAPACITY"
+    # Without that backend in use, its keys are unknown keys.
+    with pytest.raises(ConfigurationError, match="INDOX_MEDIA_MEMORY_CAPACITY"):
+        make_app({"INDOX_MEDIA_MEMORY_CAPACITY": 7})
+
+
+def test_every_key_has_a_documented_default(app: Flask) -> None:
+    """docs/config.rst gives every key the extension sets a ``.. data::`` entry."""
+    docs = (Path(__file__).parents[1] / "docs" / "config.rst").read_text()
+    keys = sorted(k for k in app.config if k.startswith("INDOX_MEDIA_"))
+    assert len(keys) > 30
+    assert [k for k in keys if f".. data:: {k}\n" not in docs] == []
+
+
+def test_signing_key_fallbacks_follow_secret_key_fallbacks(
+    make_app: Callable[..., Flask],
+) -> None:
+    state = make_app({"SECRET_KEY": "new", "SECRET_KEY_FALLBACKS": ["old"]}).extensions[
+        "indox_media"
+    ]
+    assert state.settings.signing_keys == (b"old", b"new")
+    own = make_app(
+        {
+            "INDOX_MEDIA_SIGNING_KEY": "mine",
+            "INDOX_MEDIA_SIGNING_KEY_FALLBACKS": ["was"],
+        }
+    ).extensions["indox_media"]
+    assert own.settings.signing_keys == (b"was", b"mine")
+    assert "mine" not in repr(own.settings) and "was" not in repr(own.settings)
+
+
+def test_the_package_has_one_way_layers() -> None:
+    """No import cycle (imports inside functions counted), no module over 400
+    lines and no function over 60, by the project's structure tool."""
+    root = Path(__file__).parents[1]
+    tool = root.parent / "shared" / "tools" / "structure.py"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(tool),
+            str(root / "flask_indox_media"),
+            "--exclude",
+            "testing",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "0 import cycles" in result.stdout
