@@ -9,129 +9,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from flask import Flask
 
 from flask_indox_media import ObjectNotFoundError, StorageBackend, StorageError
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.storage.s3 import S3Backend
+from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
 from tests.conftest import make_bucket, r2_backend
 
 
-class OneByteAtATime(io.RawIOBase):
-    """A non-seekable stream, as an HTTP download is."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._data.read(min(size, 7) if size and size > 0 else 7)
-
-
-class BackendContract:
-    """What every backend does; subclasses provide ``backend``."""
-
-    @pytest.fixture
-    def backend(self) -> StorageBackend:
-        raise NotImplementedError
-
-    def fetch(self, url: str) -> tuple[int, str, bytes]:
-        response = requests.get(url, timeout=10)
-        return (
-            response.status_code,
-            response.headers.get("Content-Type", ""),
-            response.content,
-        )
-
-    def test_put_head_open_round_trip(self, backend: StorageBackend) -> None:
-        data = b"RIFF" + bytes(range(256)) * 40
-        size = backend.put(
-            "tts/u1/2026/05/01/101500-r1.wav",
-            io.BytesIO(data),
-            content_type="audio/wav",
-            metadata={"user-id": "u1", "source-url": "https://app.resemble.ai/x.wav"},
-        )
-        assert size == len(data)
-        info = backend.head("tts/u1/2026/05/01/101500-r1.wav")
-        assert info is not None
-        assert info.size == len(data)
-        assert info.content_type == "audio/wav"
-        assert info.metadata["user-id"] == "u1"
-        assert info.metadata["source-url"] == "https://app.resemble.ai/x.wav"
-        with backend.open("tts/u1/2026/05/01/101500-r1.wav") as stream:
-            assert stream.read() == data
-
-    def test_non_seekable_stream(self, backend: StorageBackend) -> None:
-        data = bytes(range(256)) * 100
-        assert backend.put(
-            "uploads/u/a.mp3", OneByteAtATime(data), content_type="audio/mpeg"
-        ) == len(data)
-        with backend.open("uploads/u/a.mp3") as stream:
-            assert stream.read() == data
-
-    def test_absent_objects(self, backend: StorageBackend) -> None:
-        assert backend.head("tts/nobody/x.wav") is None
-        assert not backend.exists("tts/nobody/x.wav")
-        with pytest.raises(ObjectNotFoundError):
-            backend.open("tts/nobody/x.wav")
-
-    def test_overwrite_replaces(self, backend: StorageBackend) -> None:
-        backend.put("tts/u/k.wav", io.BytesIO(b"one"), content_type="audio/wav")
-        backend.put("tts/u/k.wav", io.BytesIO(b"second"), content_type="audio/mpeg")
-        info = backend.head("tts/u/k.wav")
-        assert info is not None and (info.size, info.content_type) == (6, "audio/mpeg")
-
-    def test_list_by_prefix_pages_and_resumes(self, backend: StorageBackend) -> None:
-        keys = [f"tts/u1/2026/05/0{i}/000000-r.wav" for i in range(1, 6)]
-        for key in [*keys, "tts/u10/2026/05/01/000000-r.wav", "voices/u1/x.wav"]:
-            backend.put(key, io.BytesIO(b"x"), content_type="audio/wav")
-        assert [i.key for i in backend.list_objects("tts/u1/", page_size=2)] == keys
-        assert [
-            i.key for i in backend.list_objects("tts/u1/", start_after=keys[2])
-        ] == keys[3:]
-        assert (
-            len(list(backend.list_objects("tts/u1"))) == 6
-        )  # a bare prefix is a string prefix
-        assert all(i.size == 1 for i in backend.list_objects("tts/"))
-        assert list(backend.list_objects("nothing-here/")) == []
-
-    def test_delete_many_and_prefix(self, backend: StorageBackend) -> None:
-        for i in range(5):
-            backend.put(f"tts/u2/{i}.wav", io.BytesIO(b"x"), content_type="audio/wav")
-        backend.put("tts/u3/keep.wav", io.BytesIO(b"x"), content_type="audio/wav")
-        assert (
-            backend.delete_many(["tts/u2/0.wav", "tts/u2/1.wav", "tts/u2/absent.wav"])
-            == 3
-        )
-        assert [i.key for i in backend.list_objects("tts/u2/")] == [
-            "tts/u2/2.wav",
-            "tts/u2/3.wav",
-            "tts/u2/4.wav",
-        ]
-        assert backend.delete_prefix("tts/u2/") == 3
-        assert list(backend.list_objects("tts/u2/")) == []
-        backend.delete("tts/u2/absent.wav")  # deleting twice is no error
-        assert backend.exists("tts/u3/keep.wav")
-
-    def test_presigned_url_serves_the_exact_bytes(
-        self, backend: StorageBackend
-    ) -> None:
-        data = b"ID3" + bytes(range(256)) * 50
-        backend.put("tts/u/p.mp3", io.BytesIO(data), content_type="audio/mpeg")
-        url = backend.presigned_url("tts/u/p.mp3", expires_in=600)
-        status, content_type, body = self.fetch(url)
-        assert (status, content_type, body) == (200, "audio/mpeg", data)
-
-    def test_presign_needs_no_object(self, backend: StorageBackend) -> None:
-        url = backend.presigned_url("tts/u/not-yet.wav", expires_in=60)
-        assert "tts/u/not-yet.wav" in url
-        assert self.fetch(url)[0] in (403, 404)
-
-
-class TestLocal(BackendContract):
+class TestLocal(StorageContract):
     @pytest.fixture
     def app(self, make_app: Callable[..., Flask]) -> Flask:
         return make_app()
@@ -152,19 +39,19 @@ class TestLocal(BackendContract):
             )
 
 
-class TestS3InProcess(BackendContract):
+class TestS3InProcess(StorageContract):
     @pytest.fixture
     def backend(self, aws: None) -> StorageBackend:
         return S3Backend("s3", bucket=make_bucket(None), region="us-east-1")
 
 
-class TestR2InProcess(BackendContract):
+class TestR2InProcess(StorageContract):
     @pytest.fixture
     def backend(self, r2_in_process: StorageBackend) -> StorageBackend:
         return r2_in_process
 
 
-class TestR2OverHttp(BackendContract):
+class TestR2OverHttp(StorageContract):
     """moto in server mode: every call and every URL over real HTTP."""
 
     @pytest.fixture
