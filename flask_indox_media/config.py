@@ -9,7 +9,6 @@ module knows only what the core needs. Every key is read once, in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +71,8 @@ class Settings:
     kept out of ``repr``."""
 
     storage_backend: str
+    #: Where the choice of ``storage_backend`` came from (for logs and doctor).
+    storage_backend_source: str
     mirror_backends: tuple[str, ...]
     instance_path: str
     presign_ttl: int
@@ -186,22 +187,48 @@ def check_backend_name(name: str, key: str) -> str:
     return name
 
 
-def backend_choice(
+#: Where a backend choice comes from, in the order they win.
+ENV_SOURCE = "the STORAGE_BACKEND environment variable"
+KEY_SOURCE = "INDOX_MEDIA_STORAGE_BACKEND"
+
+
+def named_backends(
     config: Mapping[str, Any], environ: Mapping[str, str]
-) -> tuple[str, tuple[str, ...]]:
-    """The write backend (the key, else ``$STORAGE_BACKEND``, else ``local``)
-    and the dual-write mirrors."""
-    chosen = (
-        config.get("INDOX_MEDIA_STORAGE_BACKEND")
-        or environ.get("STORAGE_BACKEND")
-        or "local"
-    )
-    backend = check_backend_name(str(chosen), "INDOX_MEDIA_STORAGE_BACKEND")
+) -> tuple[tuple[str, str] | None, tuple[str, ...]]:
+    """The write backend an operator or the app names, with where it was named
+    (``$STORAGE_BACKEND`` wins over the key: it is the rollback switch), or
+    ``None``; and the dual-write mirrors."""
+    chosen: tuple[str, str] | None = None
+    if environ.get("STORAGE_BACKEND"):
+        name = check_backend_name(environ["STORAGE_BACKEND"], "STORAGE_BACKEND")
+        chosen = (name, ENV_SOURCE)
+    elif config.get(KEY_SOURCE):
+        chosen = (check_backend_name(str(config[KEY_SOURCE]), KEY_SOURCE), KEY_SOURCE)
     key = "INDOX_MEDIA_MIRROR_BACKENDS"
     mirrors = (
         check_backend_name(n, key) for n in string_list(key, config.get(key) or ())
     )
-    return backend, tuple(dict.fromkeys(m for m in mirrors if m != backend))
+    return chosen, tuple(dict.fromkeys(mirrors))
+
+
+def default_backend(configured: Mapping[str, str]) -> tuple[str, str]:
+    """The write backend when none is named: the one backend configured
+    (``configured`` maps each to the key that sets it up), else ``local``.
+
+    :raises ConfigurationError: several are configured, so a guess could
+        write to the wrong one.
+    """
+    if len(configured) > 1:
+        keys = " and ".join(configured.values())
+        raise ConfigurationError(
+            f"{keys} are all set but no backend is chosen: set STORAGE_BACKEND "
+            f"(or INDOX_MEDIA_STORAGE_BACKEND) to one of {', '.join(configured)}",
+            key=KEY_SOURCE,
+        )
+    if configured:
+        name = next(iter(configured))
+        return name, f"the only configured backend ({configured[name]})"
+    return "local", "the default (nothing else is configured)"
 
 
 def apply_defaults(
@@ -271,19 +298,20 @@ def load_settings(
     config: Mapping[str, Any],
     *,
     instance_path: str,
-    environ: Mapping[str, str] | None = None,
+    backend: tuple[str, str],
+    mirrors: tuple[str, ...],
 ) -> Settings:
     """Validate the core keys of ``config`` (already defaulted).
 
+    :param backend: the write backend and where it was chosen.
+    :param mirrors: the dual-write backends.
     :raises ConfigurationError: naming the key at fault.
     """
-    backend, mirrors = backend_choice(
-        config, os.environ if environ is None else environ
-    )
     hosts = string_list("INDOX_MEDIA_SOURCE_HOSTS", config["INDOX_MEDIA_SOURCE_HOSTS"])
     return Settings(
-        storage_backend=backend,
-        mirror_backends=mirrors,
+        storage_backend=backend[0],
+        storage_backend_source=backend[1],
+        mirror_backends=tuple(m for m in mirrors if m != backend[0]),
         instance_path=instance_path,
         presign_ttl=integer(config, "INDOX_MEDIA_PRESIGN_TTL", 1, MAX_PRESIGN_TTL),
         classes=_classes(config),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,11 +12,22 @@ from flask_smorest import Api
 
 from . import metrics
 from .cli import cli
-from .config import DEFAULTS, apply_defaults, backend_choice, load_settings
+from .config import (
+    DEFAULTS,
+    apply_defaults,
+    default_backend,
+    load_settings,
+    named_backends,
+)
 from .keys import utcnow
 from .state import EXTENSION_KEY, IndoxMediaState, current_state
 from .storage.local import LocalBackend
-from .storage.registry import backend_classes, config_defaults, create_backends
+from .storage.registry import (
+    backend_classes,
+    config_defaults,
+    configured,
+    create_backends,
+)
 from .web import bp as gateway_blueprint
 from .web import local_files
 
@@ -66,11 +78,16 @@ class IndoxMedia:
         # Validated here, not lazily, so a bad setting fails at start-up rather
         # than at the first request. Backends named by dotted path are loaded
         # first: their keys are known keys too.
-        write, mirrors = backend_choice(app.config, {})
-        classes = backend_classes([write, *mirrors])
+        chosen, mirrors = named_backends(app.config, os.environ)
+        classes = backend_classes([*(c[0] for c in [chosen] if c), *mirrors])
         apply_defaults(app.config, [DEFAULTS, *config_defaults(classes.values())])
-        settings = load_settings(app.config, instance_path=app.instance_path)
-        classes = backend_classes(settings.write_backends)
+        backend = chosen or default_backend(configured(app.config, classes))
+        settings = load_settings(
+            app.config,
+            instance_path=app.instance_path,
+            backend=backend,
+            mirrors=mirrors,
+        )
         backends = create_backends(app.config, settings, classes)
         state = IndoxMediaState(self, settings, backends)
         app.extensions[EXTENSION_KEY] = state
@@ -81,9 +98,10 @@ class IndoxMedia:
         self._register_api(app, settings.url_prefix)
         app.cli.add_command(cli)
         metrics.install()
-        logger.info(
-            "indox-media: storage backend %s (configured: %s)",
+        app.logger.info(
+            "indox-media: new assets go to %s, chosen by %s (configured: %s)",
             settings.storage_backend,
+            settings.storage_backend_source,
             ", ".join(backends),
         )
 

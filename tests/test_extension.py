@@ -123,12 +123,45 @@ def test_storage_backend_env_is_the_rollback_switch(
     )
 
 
-def test_app_config_wins_over_the_env(
-    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+def test_the_env_switch_wins_over_app_config(
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The rollback switch works even when the app names a backend in code."""
+    caplog.set_level(logging.INFO)
+    s3 = {"INDOX_MEDIA_S3_BUCKET": "legacy"}
     monkeypatch.setenv("STORAGE_BACKEND", "s3")
-    app = make_app({"INDOX_MEDIA_STORAGE_BACKEND": "local"})
-    assert app.extensions["indox_media"].settings.storage_backend == "local"
+    app = make_app({**R2, **s3})
+    settings = app.extensions["indox_media"].settings
+    assert settings.storage_backend == "s3"
+    assert settings.storage_backend_source == "the STORAGE_BACKEND environment variable"
+    assert "chosen by the STORAGE_BACKEND environment variable" in caplog.text
+    monkeypatch.setenv("STORAGE_BACKEND", "gcs")
+    with pytest.raises(ConfigurationError) as info:
+        make_app()
+    assert info.value.key == "STORAGE_BACKEND"
+
+
+def test_several_backends_configured_and_none_chosen_fails_naming_the_keys(
+    make_app: Callable[..., Flask],
+) -> None:
+    both = {**R2, "INDOX_MEDIA_STORAGE_BACKEND": None, "INDOX_MEDIA_S3_BUCKET": "b"}
+    with pytest.raises(ConfigurationError) as info:
+        make_app(both)
+    message = str(info.value)
+    assert "INDOX_MEDIA_R2_BUCKET" in message and "INDOX_MEDIA_S3_BUCKET" in message
+    assert "STORAGE_BACKEND" in message
+
+
+def test_the_only_configured_backend_is_the_default(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app({**R2, "INDOX_MEDIA_STORAGE_BACKEND": None})
+    settings = app.extensions["indox_media"].settings
+    assert settings.storage_backend == "r2"
+    assert "INDOX_MEDIA_R2_BUCKET" in settings.storage_backend_source
+    assert make_app().extensions["indox_media"].settings.storage_backend == "local"
 
 
 @pytest.mark.parametrize(

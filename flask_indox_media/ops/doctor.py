@@ -73,7 +73,9 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
     yield Check(
         "configuration",
         "ok",
-        f"writes to {settings.storage_backend}; configured: {', '.join(state.catalog.backends)}"
+        f"new assets go to {settings.storage_backend} (chosen by "
+        f"{settings.storage_backend_source}); configured: "
+        f"{', '.join(state.catalog.backends)}"
         + (
             f"; mirrors to {', '.join(settings.mirror_backends)}"
             if settings.mirror_backends

@@ -59,11 +59,12 @@ class StorageBackend(ABC):
         """
 
     @classmethod
-    def is_configured(cls, config: Mapping[str, Any]) -> bool:
-        """Whether ``config`` sets this backend up even though it is not the
-        write backend (so links to its objects keep resolving after a
-        rollback). The default: never."""
-        return False
+    def configured_by(cls, config: Mapping[str, Any]) -> str | None:
+        """The key that sets this backend up in ``config`` even when it is not
+        the write backend (so links to its objects keep resolving after a
+        rollback, and it is the default when it is the only one), or ``None``.
+        The default: never."""
+        return None
 
     @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> None:

@@ -56,8 +56,8 @@ class R2Backend(S3Backend):
         )
 
     @classmethod
-    def is_configured(cls, config: Mapping[str, Any]) -> bool:
-        return bool(config.get("INDOX_MEDIA_R2_BUCKET"))
+    def configured_by(cls, config: Mapping[str, Any]) -> str | None:
+        return "INDOX_MEDIA_R2_BUCKET" if config.get("INDOX_MEDIA_R2_BUCKET") else None
 
     @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> None:

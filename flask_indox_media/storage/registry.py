@@ -56,6 +56,14 @@ def config_defaults(classes: Iterable[type[StorageBackend]]) -> list[Mapping[str
     return [cls.config_defaults for cls in classes]
 
 
+def configured(
+    config: Mapping[str, Any], classes: Mapping[str, type[StorageBackend]]
+) -> dict[str, str]:
+    """Each backend the config sets up, with the key that does."""
+    found = {name: cls.configured_by(config) for name, cls in classes.items()}
+    return {name: key for name, key in found.items() if key}
+
+
 def create_backends(
     config: Mapping[str, Any],
     settings: Settings,
@@ -68,8 +76,7 @@ def create_backends(
     """
     for cls in dict.fromkeys(classes.values()):
         cls.check_config(config)
-    names = [*settings.write_backends]
-    names += [n for n, cls in classes.items() if cls.is_configured(config)]
+    names = [*settings.write_backends, *configured(config, classes)]
     return {
         name: classes[name].from_config(config, name, settings)
         for name in dict.fromkeys(names)

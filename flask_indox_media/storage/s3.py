@@ -122,8 +122,8 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         )
 
     @classmethod
-    def is_configured(cls, config: Mapping[str, Any]) -> bool:
-        return bool(config.get("INDOX_MEDIA_S3_BUCKET"))
+    def configured_by(cls, config: Mapping[str, Any]) -> str | None:
+        return "INDOX_MEDIA_S3_BUCKET" if config.get("INDOX_MEDIA_S3_BUCKET") else None
 
     @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> None:
