@@ -14,6 +14,7 @@ from . import metrics
 from .cli import cli
 from .config import (
     DEFAULTS,
+    Settings,
     apply_defaults,
     default_backend,
     load_settings,
@@ -33,6 +34,21 @@ from .web import local_files
 
 logger = logging.getLogger("flask_indox_media")
 logger.addHandler(logging.NullHandler())
+
+
+def _warn_risky(app: Flask, settings: Settings) -> None:
+    # On the app's logger, which `flask run` and gunicorn show, unlike ours.
+    if settings.redis_url is None:
+        app.logger.warning(
+            "indox-media: INDOX_MEDIA_REDIS_URL is not set, so assets are mirrored "
+            "in-process before each response returns. This is for development, "
+            "not for production."
+        )
+    if settings.resemble_api_key is None:
+        app.logger.warning(
+            "indox-media: INDOX_MEDIA_RESEMBLE_API_KEY is not set: Resemble will "
+            "answer 401 to every proxied call."
+        )
 
 
 class IndoxMedia:
@@ -98,6 +114,7 @@ class IndoxMedia:
         self._register_api(app, settings.url_prefix)
         app.cli.add_command(cli)
         metrics.install()
+        _warn_risky(app, settings)
         app.logger.info(
             "indox-media: new assets go to %s, chosen by %s (configured: %s)",
             settings.storage_backend,

@@ -3,7 +3,6 @@ accessor to it, :func:`current_state`."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,6 @@ from .upstream import UpstreamClient
 
 if TYPE_CHECKING:
     from .extension import IndoxMedia
-
-logger = logging.getLogger("flask_indox_media")
 
 #: Where the state lives in ``app.extensions``.
 EXTENSION_KEY = "indox_media"
@@ -63,11 +60,6 @@ class IndoxMediaState:
             self.queue = JobQueue(self.redis, settings)
             self.claims = RedisClaims(self.redis)
         else:
-            logger.warning(
-                "indox-media: INDOX_MEDIA_REDIS_URL is not set, so assets are mirrored "
-                "in-process before each response returns. This is for development, "
-                "not for production."
-            )
             self.queue = InlineQueue()
             self.claims = MemoryClaims()
         self.upstream = UpstreamClient(settings)

@@ -284,3 +284,16 @@ def test_the_package_has_one_way_layers() -> None:
     )
     assert result.returncode == 0, result.stdout
     assert "0 import cycles" in result.stdout
+
+
+def test_risky_settings_are_warned_on_the_apps_logger(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the app's logger, which `flask run` shows (ours has a NullHandler)."""
+    make_app()
+    warned = [r for r in caplog.records if r.name == "test_app"]
+    assert any("INDOX_MEDIA_REDIS_URL is not set" in r.message for r in warned)
+    assert any("INDOX_MEDIA_RESEMBLE_API_KEY is not set" in r.message for r in warned)
+    caplog.clear()
+    make_app({"INDOX_MEDIA_RESEMBLE_API_KEY": "k"})
+    assert not any("RESEMBLE_API_KEY" in r.message for r in caplog.records)
