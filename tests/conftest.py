@@ -14,7 +14,13 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from flask_indox_media import IndoxMedia
-from flask_indox_media.testing import free_port, redis_server
+from flask_indox_media.testing import (
+    RGW,
+    free_port,
+    redis_server,
+    rgw_available,
+    rgw_server,
+)
 
 #: The shared sample files (CI checks out ../shared beside the repository).
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
@@ -132,6 +138,18 @@ def redis_url() -> Iterator[str]:
         )
     with redis_server(binary) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def rgw() -> Iterator[RGW]:
+    """A real S3 server of the suite's own (Ceph's RADOS Gateway on a throwaway
+    single-node cluster), one per session; buckets come from ``rgw.create_bucket``."""
+    if not rgw_available():
+        pytest.fail(
+            "Ceph's radosgw is not installed: run ./scripts/test, which installs it"
+        )
+    with rgw_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Helpers for testing apps that use flask-indox-media: generated audio, a
-fake Resemble upstream, and a headless browser that plays audio."""
+fake Resemble upstream, real servers (Redis, an S3 gateway) on loopback, and a
+headless browser that plays audio."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .browser import (
     probe_audio,
 )
 from .fake_resemble import FakeResemble
+from .rgw import RGW, RGWStartError, RGWUnavailableError, rgw_available, rgw_server
 from .server import free_port, redis_server, serve_process, serve_wsgi
 
 __all__ = [
@@ -20,6 +22,9 @@ __all__ = [
     "AudioProbe",
     "BrowserUnavailableError",
     "FakeResemble",
+    "RGW",
+    "RGWStartError",
+    "RGWUnavailableError",
     "audio_bytes",
     "audio_page_html",
     "chromium",
@@ -27,6 +32,8 @@ __all__ = [
     "mp3_bytes",
     "probe_audio",
     "redis_server",
+    "rgw_available",
+    "rgw_server",
     "serve_process",
     "serve_wsgi",
     "wav_bytes",
