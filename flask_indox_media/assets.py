@@ -54,6 +54,12 @@ class Asset:
         return self.parsed.expires_at
 
     @property
+    def file_name(self) -> str:
+        """A clean name for a download: class, creation time, extension."""
+        stamp = self.created_at.strftime("%Y%m%d-%H%M%S")
+        return f"{self.asset_class.replace('_', '-')}-{stamp}.{self.parsed.extension}"
+
+    @property
     def digest(self) -> str:
         """A short stable name of (backend, key), for job ids (hex digits)."""
         return hashlib.sha256(f"{self.backend}|{self.key}".encode()).hexdigest()[:40]
@@ -151,6 +157,14 @@ class AssetSchema(Schema):
         allow_none=True,
         metadata={
             "description": "The original Resemble URL; null where the audio was inline"
+        },
+    )
+    playback_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A stable link that needs no headers (for <audio src>): "
+            "redirects to a fresh presigned URL until expires_at (permanent "
+            "assets: INDOX_MEDIA_PLAYBACK_TTL); add ?download=1 for an attachment"
         },
     )
     key = fields.String(metadata={"description": "The object key"})

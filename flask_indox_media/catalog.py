@@ -13,6 +13,7 @@ from .assets import ASSET_SCHEMA, Asset, AssetIds
 from .exceptions import InvalidKeyPartError, InvalidTokenError, ObjectNotFoundError
 from .keys import AssetClass, AssetClassTable, build_key, user_prefix
 from .media_types import from_extension
+from .playback import PlaybackLinks
 from .storage.base import ObjectInfo, StorageBackend
 
 
@@ -33,6 +34,9 @@ class AssetCatalog:
     :param backends: every configured backend by name, the write backend first.
     :param primary: the name of the backend new assets are written to.
     :param clock: returns the current aware UTC time.
+    :param playback: issues playback links, or ``None`` for none.
+    :ivar link_base: returns the gateway's absolute base URL (``None`` outside
+        a request without ``INDOX_MEDIA_PUBLIC_URL``: then no playback link).
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class AssetCatalog:
         *,
         presign_ttl: int,
         clock: Callable[[], datetime],
+        playback: PlaybackLinks | None = None,
     ) -> None:
         self.backends = dict(backends)
         self.primary_name = primary
@@ -51,6 +56,8 @@ class AssetCatalog:
         self.ids = ids
         self.presign_ttl = presign_ttl
         self.clock = clock
+        self.playback = playback
+        self.link_base: Callable[[], str | None] = lambda: None
 
     def __repr__(self) -> str:
         return f"<AssetCatalog primary={self.primary_name!r} backends={list(self.backends)}>"
@@ -158,12 +165,32 @@ class AssetCatalog:
                 return self.backends[name], info
         return None
 
-    def presign(self, asset: Asset, backend: StorageBackend | None = None) -> str:
-        """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``."""
+    def presign(
+        self,
+        asset: Asset,
+        backend: StorageBackend | None = None,
+        *,
+        disposition: str | None = None,
+    ) -> str:
+        """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``.
+
+        :param disposition: the ``Content-Disposition`` the URL answers with.
+        """
         backend = backend or self.backends[asset.backend]
         return backend.presigned_url(
-            asset.key, expires_in=self.presign_ttl, now=self.clock()
+            asset.key,
+            expires_in=self.presign_ttl,
+            response_content_disposition=disposition,
+            now=self.clock(),
         )
+
+    def playback_url(self, asset: Asset) -> str | None:
+        """``asset``'s stable, header-free link, or ``None`` when no base URL
+        is known here."""
+        base = self.link_base()
+        if base is None or self.playback is None:
+            return None
+        return f"{base}/play/{self.playback.token(asset, self.clock())}"
 
     def open(self, asset: Asset) -> BinaryIO:
         """The asset's bytes from whichever backend holds them.
@@ -195,6 +222,7 @@ class AssetCatalog:
                 "audio_url": self.presign(asset, presign_from),
                 "expires_at": asset.expires_at,
                 "resemble_url": resemble_url,
+                "playback_url": self.playback_url(asset),
                 **details,
             }
         )

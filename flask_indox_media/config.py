@@ -39,6 +39,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_SIGNING_KEY": None,  # then SECRET_KEY
     "INDOX_MEDIA_SIGNING_KEY_FALLBACKS": None,  # then SECRET_KEY_FALLBACKS
     "INDOX_MEDIA_PRESIGN_TTL": 3600,
+    "INDOX_MEDIA_PLAYBACK_TTL": 30 * 24 * 3600,
     # Asset classes
     "INDOX_MEDIA_PREFIXES": {},
     "INDOX_MEDIA_RETENTION": {},
@@ -76,6 +77,7 @@ class Settings:
     mirror_backends: tuple[str, ...]
     instance_path: str
     presign_ttl: int
+    playback_ttl: int
     classes: AssetClassTable
     url_prefix: str
     resemble_base_url: str
@@ -314,6 +316,7 @@ def load_settings(
         mirror_backends=tuple(m for m in mirrors if m != backend[0]),
         instance_path=instance_path,
         presign_ttl=integer(config, "INDOX_MEDIA_PRESIGN_TTL", 1, MAX_PRESIGN_TTL),
+        playback_ttl=integer(config, "INDOX_MEDIA_PLAYBACK_TTL", 1),
         classes=_classes(config),
         url_prefix=url_path(config, "INDOX_MEDIA_URL_PREFIX"),
         resemble_base_url=_base_url(config, "INDOX_MEDIA_RESEMBLE_BASE_URL"),

@@ -31,6 +31,7 @@ from .storage.registry import (
 )
 from .web import bp as gateway_blueprint
 from .web import local_files
+from .web.blueprint import gateway_base
 
 logger = logging.getLogger("flask_indox_media")
 logger.addHandler(logging.NullHandler())
@@ -106,6 +107,7 @@ class IndoxMedia:
         )
         backends = create_backends(app.config, settings, classes)
         state = IndoxMediaState(self, settings, backends)
+        state.catalog.link_base = gateway_base
         app.extensions[EXTENSION_KEY] = state
         local = backends.get("local")
         if isinstance(local, LocalBackend):

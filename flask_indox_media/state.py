@@ -14,6 +14,7 @@ from .catalog import AssetCatalog
 from .config import Settings
 from .fetch import Fetcher, HostPolicy
 from .mirror.claims import MemoryClaims, RedisClaims
+from .playback import PlaybackLinks
 from .queue import InlineQueue, JobQueue
 from .storage.base import StorageBackend
 from .upstream import UpstreamClient
@@ -45,13 +46,17 @@ class IndoxMediaState:
     ) -> None:
         self.extension = extension
         self.settings = settings
+        ids = AssetIds(settings.signing_keys, settings.classes)
         self.catalog = AssetCatalog(
             backends,
             settings.storage_backend,
             settings.classes,
-            AssetIds(settings.signing_keys, settings.classes),
+            ids,
             presign_ttl=settings.presign_ttl,
             clock=extension.clock,
+            playback=PlaybackLinks(
+                settings.signing_keys, ids, ttl=settings.playback_ttl
+            ),
         )
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.queue: JobQueue | InlineQueue

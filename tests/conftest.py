@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import settings
 from flask import Flask
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
@@ -21,6 +22,11 @@ from flask_indox_media.testing import (
     rgw_available,
     rgw_server,
 )
+
+# No per-example deadline: it is a timed assertion, and these 2-core machines
+# are shared (a loaded moment is not a bug).
+settings.register_profile("shared-machine", deadline=None)
+settings.load_profile("shared-machine")
 
 #: The shared sample files (CI checks out ../shared beside the repository).
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"

@@ -5,7 +5,7 @@ imports them all."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, has_request_context, request
 from flask_smorest import Blueprint
 
 from ..exceptions import IndoxMediaError, InvalidKeyPartError, RequestError
@@ -22,7 +22,18 @@ bp = Blueprint(
 bp.register_error_handler(IndoxMediaError, handle_error)
 
 #: Endpoints authenticated by a token of their own, not the caller's API key.
-PUBLIC_ENDPOINTS = {"indox_media_gateway.callback"}
+PUBLIC_ENDPOINTS = {"indox_media_gateway.callback", "indox_media_gateway.play"}
+
+
+def gateway_base() -> str | None:
+    """The gateway's absolute base URL (``INDOX_MEDIA_PUBLIC_URL``, else the
+    current request's host), with its prefix; ``None`` outside a request
+    without a public URL."""
+    settings = current_state().settings
+    host = settings.public_url
+    if host is None and has_request_context():
+        host = request.host_url.rstrip("/")
+    return None if host is None else host + settings.url_prefix
 
 
 def user_id() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import redirect
+from flask import redirect, request
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
@@ -60,29 +60,51 @@ def get_media(asset_id: str) -> dict[str, Any]:
     return describe(own_asset(asset_id))
 
 
-@bp.route("/media/<asset_id>/audio", methods=["GET"])
-@bp.response(302)
-@bp.alt_response(404, description="No such asset, or it has expired")
-def media_audio(asset_id: str) -> Response:
-    """A stable link for players: a redirect to a fresh presigned URL (or to
-    ``resemble_url`` while the mirror is pending), until ``expires_at``."""
-    asset = own_asset(asset_id)
-    if (
-        asset.expires_at is not None
-        and current_state().catalog.clock() >= asset.expires_at
-    ):
+def _redirect(asset: Asset, *, download: bool) -> Response:
+    """A 302 to a fresh presigned URL of ``asset`` (or to ``resemble_url``
+    while its mirror is pending); 404 once it has expired or is gone."""
+    catalog = current_state().catalog
+    if asset.expires_at is not None and catalog.clock() >= asset.expires_at:
         raise RequestError(404, "this asset has expired")
-    described = describe(asset)
-    target = (
-        described["audio_url"]
-        if described["status"] == "mirrored"
-        else described["resemble_url"]
-    )
+    found = catalog.locate(asset)
+    if found is not None:
+        disposition = f'attachment; filename="{asset.file_name}"' if download else None
+        target = catalog.presign(asset, found[0], disposition=disposition)
+    else:
+        waiting = pending(current_state(), asset)
+        target = waiting[1] if waiting else ""
     if not target:
         raise RequestError(404, "this asset is not available")
     response = redirect(target, code=HTTPStatus.FOUND)
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
+
+
+@bp.route("/media/<asset_id>/audio", methods=["GET"])
+@bp.response(302)
+@bp.alt_response(404, description="No such asset, or it has expired")
+def media_audio(asset_id: str) -> Response:
+    """A stable link for players: a redirect to a fresh presigned URL (or to
+    resemble_url while the mirror is pending), until expires_at. Needs the
+    caller's key; playback_url needs none."""
+    return _redirect(own_asset(asset_id), download=request.args.get("download") == "1")
+
+
+@bp.route("/play/<token>", methods=["GET"])
+@bp.response(302)
+@bp.alt_response(404, description="Unknown or expired link, or the asset is gone")
+def play(token: str) -> Response:
+    """The asset's playback_url: a stable link that needs no headers (for
+    <audio src>), until expires_at. ?download=1 answers as an attachment."""
+    state = current_state()
+    playback = state.catalog.playback
+    try:
+        if playback is None:
+            raise InvalidTokenError("no playback links")
+        asset = playback.read(token, state.catalog.clock())
+    except InvalidTokenError:
+        raise RequestError(404, "no such playback link") from None
+    return _redirect(asset, download=request.args.get("download") == "1")
 
 
 @bp.route("/media", methods=["GET"])
