@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from .exceptions import InvalidKeyPartError, InvalidTokenError
 from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z
@@ -132,10 +132,19 @@ class _UTC(fields.Field[Any]):
         return value if isinstance(value, str) else isoformat_z(value)
 
 
+#: How the OpenAPI document shows a :class:`_UTC` field.
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+
 class AssetSchema(Schema):
     """The fields of an asset, wherever one appears: next to the audio in a
     proxied response, in the media API, an upload's answer, a callback and a
     user's export. Each place fills the fields it knows."""
+
+    class Meta:
+        # Documented as a part (allOf) of Resemble's bodies, which carry more;
+        # it only ever dumps, so nothing is loaded through this.
+        unknown = INCLUDE
 
     asset_id = fields.String(
         metadata={"description": "Opaque id of the caller's asset"}
@@ -150,7 +159,8 @@ class AssetSchema(Schema):
     expires_at = _UTC(
         allow_none=True,
         metadata={
-            "description": "When the object is deleted (ISO 8601 UTC); null: permanent"
+            "description": "When the object is deleted (ISO 8601 UTC); null: permanent",
+            **_DATE_TIME,
         },
     )
     resemble_url = fields.String(
@@ -171,7 +181,7 @@ class AssetSchema(Schema):
     status = fields.String(metadata={"description": "pending, mirrored or failed"})
     size_bytes = fields.Integer(allow_none=True)
     content_type = fields.String(allow_none=True)
-    created_at = _UTC()
+    created_at = _UTC(metadata=_DATE_TIME)
     backend = fields.String(
         metadata={"description": "Where the object is (export only)"}
     )

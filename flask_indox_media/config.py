@@ -52,6 +52,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_UPSTREAM_READ_TIMEOUT": 60.0,
     "INDOX_MEDIA_PUBLIC_URL": None,
     "INDOX_MEDIA_STRIP_INLINE_AUDIO": False,
+    "INDOX_MEDIA_OPENAPI": True,
     # Mirroring
     "INDOX_MEDIA_REDIS_URL": None,
     "INDOX_MEDIA_QUEUE": "indox-media",
@@ -95,6 +96,8 @@ class Settings:
     job_retries: tuple[int, ...]
     failure_ttl: int
     cors_origins: tuple[str, ...]
+    #: Serve the OpenAPI document and its UI (on the extension's own Api only).
+    openapi: bool = True
     #: Oldest first; the last one signs.
     signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
     resemble_api_key: str | None = field(default=None, repr=False)
@@ -336,6 +339,7 @@ def load_settings(
         cors_origins=string_list(
             "INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]
         ),
+        openapi=boolean(config["INDOX_MEDIA_OPENAPI"]),
         signing_keys=_signing_keys(config),
         resemble_api_key=config["INDOX_MEDIA_RESEMBLE_API_KEY"] or None,
     )

@@ -32,9 +32,13 @@ from .storage.registry import (
 from .web import bp as gateway_blueprint
 from .web import local_files
 from .web.blueprint import gateway_base
+from .web.openapi import prepare_api
 
 logger = logging.getLogger("flask_indox_media")
 logger.addHandler(logging.NullHandler())
+
+#: Swagger UI's scripts, when the extension serves the document itself.
+SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
 def _warn_risky(app: Flask, settings: Settings) -> None:
@@ -113,7 +117,7 @@ class IndoxMedia:
         if isinstance(local, LocalBackend):
             local.url_base = local_files.request_base_url
             app.register_blueprint(local_files.bp, url_prefix=local.url_prefix)
-        self._register_api(app, settings.url_prefix)
+        self._register_api(app, settings.url_prefix, settings.openapi)
         app.cli.add_command(cli)
         metrics.install()
         _warn_risky(app, settings)
@@ -124,13 +128,21 @@ class IndoxMedia:
             ", ".join(backends),
         )
 
-    def _register_api(self, app: Flask, url_prefix: str) -> None:
+    def _register_api(self, app: Flask, url_prefix: str, serve_docs: bool) -> None:
         api = self.api
         if api is None:
             app.config.setdefault("API_TITLE", "Resemble gateway")
             app.config.setdefault("API_VERSION", "v1")
             app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+            if serve_docs:
+                # setdefault: a host's own OPENAPI_* settings win.
+                app.config.setdefault("OPENAPI_URL_PREFIX", url_prefix)
+                app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+                app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+                app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_URL)
             api = Api(app)
+        # The schema converter must be in place before the views are documented.
+        prepare_api(api)
         api.register_blueprint(gateway_blueprint, url_prefix=url_prefix)
 
     def identity_loader(

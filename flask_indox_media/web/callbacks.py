@@ -12,12 +12,15 @@ import json
 from typing import Any
 
 from flask import Response, g, request, url_for
+from flask_smorest.error_handler import ErrorSchema
 
 from ..exceptions import RequestError
 from ..mirror.forward import deliver
 from ..state import current_state
 from ..tokens import CALLBACK, TokenSigner, b64decode, b64encode
 from .blueprint import bp, user_id
+from .openapi import CALLBACKS
+from .responses import CALLBACK_PAYLOAD
 
 _V1 = "1."
 
@@ -58,9 +61,22 @@ def substitute_callback(body: dict[str, Any], kind: str) -> None:
         body["callback_uri"] = callback_url(original, kind)
 
 
-@bp.route("/callbacks/<token>", methods=["POST"])
+@bp.route("/callbacks/<token>", methods=["POST"], tags=[CALLBACKS])
+@bp.alt_response(
+    200,
+    schema=CALLBACK_PAYLOAD,
+    description="The payload, rewritten, as forwarded to the caller's URL",
+    success=True,
+)
+@bp.alt_response(400, schema=ErrorSchema, description="The body is not JSON")
+@bp.alt_response(404, schema=ErrorSchema, description="A forged or garbled token")
 def callback(token: str) -> Response:
-    """Resemble's callback for an async job created through the gateway."""
+    """Receive Resemble's callback for an async job.
+
+    The URL the gateway gave Resemble in place of the caller's callback_uri,
+    authenticated by its signed token. The audio is mirrored and the rewritten
+    payload forwarded to the caller's own URL.
+    """
     read = read_token(token)
     if read is None:
         raise RequestError(404, "unknown callback")

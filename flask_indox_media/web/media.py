@@ -6,6 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import redirect, request
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
@@ -15,6 +16,7 @@ from ..keys import DEFAULT_CLASSES
 from ..mirror.download import cancel, pending
 from ..state import current_state
 from .blueprint import bp, user_id
+from .openapi import MEDIA, secured
 
 
 class MediaQuery(Schema):
@@ -52,11 +54,16 @@ def describe(asset: Asset) -> dict[str, Any]:
     )
 
 
-@bp.route("/media/<asset_id>", methods=["GET"])
+def _not_found(description: str) -> Any:
+    return bp.alt_response(404, schema=ErrorSchema, description=description)
+
+
+@bp.route("/media/<asset_id>", methods=["GET"], tags=[MEDIA])
 @bp.response(200, AssetSchema)
-@bp.alt_response(404, description="No such asset of the caller")
+@_not_found("No such asset of the caller")
+@secured
 def get_media(asset_id: str) -> dict[str, Any]:
-    """One of the caller's assets, with a fresh ``audio_url``."""
+    """Get one of the caller's assets, with a fresh audio_url."""
     return describe(own_asset(asset_id))
 
 
@@ -80,22 +87,30 @@ def _redirect(asset: Asset, *, download: bool) -> Response:
     return response
 
 
-@bp.route("/media/<asset_id>/audio", methods=["GET"])
-@bp.response(302)
-@bp.alt_response(404, description="No such asset, or it has expired")
+@bp.route("/media/<asset_id>/audio", methods=["GET"], tags=[MEDIA])
+@bp.response(302, description="To a fresh presigned URL, or to Resemble's")
+@_not_found("No such asset, or it has expired")
+@secured
 def media_audio(asset_id: str) -> Response:
-    """A stable link for players: a redirect to a fresh presigned URL (or to
+    """Redirect to an asset's audio.
+
+    A stable link for players: a redirect to a fresh presigned URL (or to
     resemble_url while the mirror is pending), until expires_at. Needs the
-    caller's key; playback_url needs none."""
+    caller's key; playback_url needs none. download=1 answers as an attachment.
+    """
     return _redirect(own_asset(asset_id), download=request.args.get("download") == "1")
 
 
-@bp.route("/play/<token>", methods=["GET"])
-@bp.response(302)
-@bp.alt_response(404, description="Unknown or expired link, or the asset is gone")
+@bp.route("/play/<token>", methods=["GET"], tags=[MEDIA])
+@bp.response(302, description="To a fresh presigned URL, or to Resemble's")
+@_not_found("Unknown or expired link, or the asset is gone")
 def play(token: str) -> Response:
-    """The asset's playback_url: a stable link that needs no headers (for
-    <audio src>), until expires_at. ?download=1 answers as an attachment."""
+    """Play an asset by its playback_url.
+
+    A stable link that needs no headers (for an audio element's src), signed
+    with the owner and an expiry, until expires_at. download=1 answers as an
+    attachment.
+    """
     state = current_state()
     playback = state.catalog.playback
     try:
@@ -107,14 +122,15 @@ def play(token: str) -> Response:
     return _redirect(asset, download=request.args.get("download") == "1")
 
 
-@bp.route("/media", methods=["GET"])
+@bp.route("/media", methods=["GET"], tags=[MEDIA])
 @bp.arguments(MediaQuery, location="query")
 @bp.response(200, AssetSchema(many=True))
 @bp.paginate()
+@secured
 def list_media(
     args: dict[str, Any], pagination_parameters: Any
 ) -> list[dict[str, Any]]:
-    """The caller's assets, newest first, filterable by ``asset_class``."""
+    """List the caller's assets, newest first, filterable by asset_class."""
     catalog = current_state().catalog
     classes = [catalog.classes[args["asset_class"]]] if "asset_class" in args else None
     seen: dict[str, Any] = {}
@@ -133,12 +149,15 @@ def list_media(
     ]
 
 
-@bp.route("/media/<asset_id>", methods=["DELETE"])
+@bp.route("/media/<asset_id>", methods=["DELETE"], tags=[MEDIA])
 @bp.response(204)
-@bp.alt_response(404, description="No such asset of the caller")
+@_not_found("No such asset of the caller")
+@secured
 def delete_media(asset_id: str) -> None:
-    """Delete one of the caller's assets, on every configured backend, and
-    cancel its pending mirror."""
+    """Delete one of the caller's assets.
+
+    On every configured backend; its pending mirror is cancelled.
+    """
     asset = own_asset(asset_id)
     state = current_state()
     if state.catalog.locate(asset) is None and pending(state, asset) is None:

@@ -12,10 +12,18 @@ from ..endpoints import native_kind
 from ..state import current_state
 from .blueprint import bp
 from .callbacks import substitute_callback
+from .openapi import passthrough_doc
 from .relay import SizedStream, forwarded_headers, relay
 
 
 @bp.route("/synthesize", methods=["POST"])
+@bp.doc(
+    **passthrough_doc(
+        "Direct synthesis, for the official SDK",
+        "Resemble's direct synthesis body as the SDK's clips.create_direct sends "
+        "it; the inline audio is mirrored (class tts).",
+    )
+)
 def direct_synthesis() -> Response:
     """Resemble's direct synthesis body, as the SDK's ``clips.create_direct`` sends."""
     upstream = current_state().upstream
@@ -30,6 +38,13 @@ def direct_synthesis() -> Response:
 
 
 @bp.route("/v2/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.doc(
+    **passthrough_doc(
+        "Resemble's own API, for the official SDK",
+        "Resemble's /api/v2/<path>: query, body and Prefer as sent; audio in the "
+        "answer is mirrored by the rules of its path.",
+    )
+)
 def native(path: str) -> Response:
     """Resemble's own ``/api/v2/<path>``."""
     kind, route_id = native_kind(path)

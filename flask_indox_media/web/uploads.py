@@ -7,6 +7,7 @@ import unicodedata
 from typing import Any
 
 from flask import request
+from flask_smorest.error_handler import ErrorSchema
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, default_stream_factory
 
@@ -16,6 +17,7 @@ from ..media_types import SNIFF_BYTES, sniff
 from ..mirror.replicate import replicate_later
 from ..state import current_state
 from .blueprint import bp, user_id
+from .openapi import UPLOADS, secured
 
 #: Upload ``purpose`` -> (asset class, the kinds of media it accepts).
 PURPOSES: dict[str | None, tuple[str, tuple[str, ...]]] = {
@@ -98,19 +100,56 @@ def _parse_upload() -> tuple[Any, dict[str, str]]:
     return upload, form.to_dict()
 
 
-@bp.route("/uploads", methods=["POST"])
-@bp.response(201, AssetSchema)
-@bp.alt_response(400, description="Malformed multipart body")
-@bp.alt_response(413, description="Larger than INDOX_MEDIA_MAX_UPLOAD_BYTES")
-@bp.alt_response(415, description="Not audio (or not a media type the purpose allows)")
-@bp.alt_response(422, description="No file, an empty file, or an unknown purpose")
-def upload() -> dict[str, Any]:
-    """Upload a file (multipart ``file``, optional ``purpose``) to the bucket.
+#: The upload's form, for the OpenAPI document (the route parses it as it streams).
+UPLOAD_FORM: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "Audio (or, for some purposes, video or "
+                        "an image); the type is sniffed from the bytes",
+                    },
+                    "purpose": {
+                        "type": "string",
+                        "enum": sorted(p for p in PURPOSES if p),
+                        "description": "Where it is stored; none: uploads/",
+                    },
+                },
+            }
+        }
+    },
+}
 
-    ``voice_clone`` -> ``voice-recordings/`` (permanent), ``stt_input`` ->
-    ``stt-input/`` (30 days), ``watermark_input`` -> ``watermark/`` (7 days),
-    ``audio_job_input`` -> ``audio-jobs/`` (7 days), none -> ``uploads/`` (30 days).
-    The type is sniffed from the bytes; the client's type and name are not trusted.
+
+def _error(code: int, description: str) -> Any:
+    return bp.alt_response(code, schema=ErrorSchema, description=description)
+
+
+@bp.route("/uploads", methods=["POST"], tags=[UPLOADS])
+@bp.doc(requestBody=UPLOAD_FORM)
+@bp.response(201, AssetSchema)
+@_error(400, "Malformed multipart body")
+@_error(413, "Larger than INDOX_MEDIA_MAX_UPLOAD_BYTES")
+@_error(415, "Not audio (or not a media type the purpose allows)")
+@_error(422, "No file, an empty file, or an unknown purpose")
+@_error(502, "The storage failed")
+@secured
+def upload() -> dict[str, Any]:
+    """Upload a file to the bucket.
+
+    A multipart file, with an optional purpose that picks its class and
+    retention: voice_clone to voice-recordings/ (permanent), stt_input to
+    stt-input/ (30 days), watermark_input to watermark/ (7 days),
+    audio_job_input to audio-jobs/ (7 days), none to uploads/ (30 days). The
+    type is sniffed from the bytes; the client's type and name are not trusted.
+    The answer's url (the same as audio_url) can be passed as audio_url to the
+    other routes.
     """
     upload, form = _parse_upload()
     try:
