@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,9 +14,15 @@ import pytest
 import requests
 from flask import Flask
 
-from flask_indox_media import ObjectNotFoundError, StorageBackend, StorageError
+from flask_indox_media import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageBackend,
+    StorageError,
+)
 from flask_indox_media.storage.local import LocalBackend
-from flask_indox_media.storage.s3 import S3Backend
+from flask_indox_media.storage.s3 import MiB, S3Backend
+from flask_indox_media.testing.counting import s3_requests
 from tests.conftest import make_bucket, r2_backend
 
 
@@ -84,6 +92,23 @@ class BackendContract:
         info = backend.head("tts/u/k.wav")
         assert info is not None and (info.size, info.content_type) == (6, "audio/mpeg")
 
+    def test_conditional_put_writes_once(self, backend: StorageBackend) -> None:
+        key = "tts/u/once.wav"
+        assert (
+            backend.put(
+                key, io.BytesIO(b"first"), content_type="audio/wav", if_absent=True
+            )
+            == 5
+        )
+        with pytest.raises(ObjectExistsError):
+            backend.put(
+                key, io.BytesIO(b"second"), content_type="audio/mpeg", if_absent=True
+            )
+        info = backend.head(key)
+        assert info is not None and (info.size, info.content_type) == (5, "audio/wav")
+        with backend.open(key) as stream:
+            assert stream.read() == b"first"
+
     def test_list_by_prefix_pages_and_resumes(self, backend: StorageBackend) -> None:
         keys = [f"tts/u1/2026/05/0{i}/000000-r.wav" for i in range(1, 6)]
         for key in [*keys, "tts/u10/2026/05/01/000000-r.wav", "voices/u1/x.wav"]:
@@ -152,19 +177,90 @@ class TestLocal(BackendContract):
             )
 
 
-class TestS3InProcess(BackendContract):
+class S3Contract(BackendContract):
+    """What the S3 family adds: the conditional write holds above the multipart
+    threshold too (If-None-Match on the completion), and a refused upload
+    leaves no parts behind."""
+
+    def test_conditional_multipart_writes_once(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_threshold = backend.multipart_chunksize = 5 * MiB
+        data = bytes(range(256)) * (4 * 11 * 1024)  # 11 MiB: 3 parts
+        key = "voices/u/once.wav"
+        assert backend.put(
+            key, io.BytesIO(data), content_type="audio/wav", if_absent=True
+        ) == len(data)
+        with s3_requests(backend.client) as sent, pytest.raises(ObjectExistsError):
+            backend.put(
+                key,
+                io.BytesIO(b"y" * len(data)),
+                content_type="audio/wav",
+                if_absent=True,
+            )
+        assert sent == {
+            "CreateMultipartUpload": 1,
+            "UploadPart": 3,
+            "CompleteMultipartUpload": 1,
+            "AbortMultipartUpload": 1,
+        }
+        uploads = backend.client.list_multipart_uploads(Bucket=backend.bucket)
+        assert uploads.get("Uploads", []) == []
+        with backend.open(key) as stream:
+            assert stream.read() == data
+
+
+class TestS3InProcess(S3Contract):
     @pytest.fixture
     def backend(self, aws: None) -> StorageBackend:
         return S3Backend("s3", bucket=make_bucket(None), region="us-east-1")
 
 
-class TestR2InProcess(BackendContract):
+class TestR2InProcess(S3Contract):
     @pytest.fixture
     def backend(self, r2_in_process: StorageBackend) -> StorageBackend:
         return r2_in_process
 
 
-class TestR2OverHttp(BackendContract):
+@pytest.mark.skipif(
+    not os.environ.get("TEST_S3_ENDPOINT_URL"),
+    reason="set TEST_S3_ENDPOINT_URL, TEST_S3_ACCESS_KEY_ID and "
+    "TEST_S3_SECRET_ACCESS_KEY to run against a real S3 API (Ceph RGW...)",
+)
+class TestExternalS3(S3Contract):
+    """The contract against a real S3-compatible server (a Ceph RGW launcher,
+    MinIO, a test bucket on R2...): a fresh bucket, emptied and deleted after."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[StorageBackend]:
+        endpoint = os.environ["TEST_S3_ENDPOINT_URL"]
+        creds = {
+            "access_key_id": os.environ.get("TEST_S3_ACCESS_KEY_ID", "testing"),
+            "secret_access_key": os.environ.get("TEST_S3_SECRET_ACCESS_KEY", "testing"),
+        }
+        name = f"indox-test-{uuid.uuid4().hex[:12]}"
+        backend = S3Backend(
+            "s3",
+            bucket=name,
+            region=os.environ.get("TEST_S3_REGION", "us-east-1"),
+            endpoint_url=endpoint,
+            addressing_style="path",
+            **creds,
+        )
+        backend.client.create_bucket(Bucket=name)
+        try:
+            yield backend
+        finally:
+            backend.delete_prefix("")
+            for upload in backend.client.list_multipart_uploads(Bucket=name).get(
+                "Uploads", []
+            ):
+                backend.client.abort_multipart_upload(
+                    Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+            backend.client.delete_bucket(Bucket=name)
+
+
+class TestR2OverHttp(S3Contract):
     """moto in server mode: every call and every URL over real HTTP."""
 
     @pytest.fixture
@@ -175,8 +271,8 @@ class TestR2OverHttp(BackendContract):
     def test_multipart_upload_has_equal_parts(self, backend: StorageBackend) -> None:
         assert isinstance(backend, S3Backend)
         part = 5 * 1024 * 1024
-        backend._transfer.multipart_threshold = part
-        backend._transfer.multipart_chunksize = part
+        backend.multipart_threshold = part
+        backend.multipart_chunksize = part
         sizes: dict[int, int] = {}
 
         def record(request: Any, **_: Any) -> None:
