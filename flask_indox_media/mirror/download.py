@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import requests
@@ -20,6 +21,7 @@ from ..exceptions import (
 )
 from ..fetch import response_stream
 from ..media_types import MediaType
+from ..queue import JobSpec
 from ..signals import asset_mirrored, mirror_failed
 from .detect import Found
 from .replicate import replicate_later
@@ -110,13 +112,21 @@ def store_inline(state: IndoxMediaState, asset: Asset, item: Found) -> None:
     store(state, asset, io.BytesIO(item.data), item.media_type, None)
 
 
-def schedule(state: IndoxMediaState, asset: Asset, source_url: str) -> None:
-    """Mirror ``source_url`` into ``asset`` in a unique job."""
-    state.queue.enqueue(
-        MIRROR_JOB,
-        {"backend": asset.backend, "key": asset.key, "source_url": source_url},
-        job_id=job_id(asset),
-        description=f"mirror {asset.key}",
+def schedule(state: IndoxMediaState, mirrors: Sequence[tuple[Asset, str]]) -> None:
+    """Mirror each ``(asset, source URL)`` in a job of its own, all enqueued in
+    one Redis round trip. Only for assets whose claim is new: the batch does
+    not check job ids (see :meth:`~flask_indox_media.queue.JobQueue.enqueue_many`).
+    """
+    state.queue.enqueue_many(
+        [
+            JobSpec(
+                MIRROR_JOB,
+                {"backend": asset.backend, "key": asset.key, "source_url": url},
+                description=f"mirror {asset.key}",
+                job_id=job_id(asset),
+            )
+            for asset, url in mirrors
+        ]
     )
 
 
