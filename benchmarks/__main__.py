@@ -6,13 +6,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import gateway, media, ops, storage
+from . import counts, gateway, media, ops, storage
 from .common import machine
 
 SECTIONS = {
     "presign": storage.presign,
     "uploads": storage.uploads,
     "hook": gateway.hook_latency,
+    "redis": counts.redis_per_response,
+    "requests": counts.s3_per_asset,
     "mirror": gateway.mirror_throughput,
     "visible": gateway.enqueue_to_visible,
     "inline": gateway.inline_decision,

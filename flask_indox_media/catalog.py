@@ -96,11 +96,15 @@ class AssetCatalog:
         *,
         content_type: str,
         metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
     ) -> int:
         """Write ``asset``'s object on its backend, with the metadata every
         object carries (user, class, request id) plus ``metadata``.
 
+        :param if_absent: only if there is no object yet (see
+            :meth:`StorageBackend.put <flask_indox_media.StorageBackend.put>`).
         :returns: its size in bytes.
+        :raises ObjectExistsError: ``if_absent`` and the object exists.
         :raises StorageError: the backend failed.
         """
         meta = {
@@ -110,7 +114,11 @@ class AssetCatalog:
             **(metadata or {}),
         }
         return self.backends[asset.backend].put(
-            asset.key, stream, content_type=content_type, metadata=meta
+            asset.key,
+            stream,
+            content_type=content_type,
+            metadata=meta,
+            if_absent=if_absent,
         )
 
     def store(

@@ -96,6 +96,18 @@ class ObjectNotFoundError(StorageError):
         return "no such object", None
 
 
+class ObjectExistsError(StorageError):
+    """A conditional write (``put(..., if_absent=True)``) found the key taken:
+    nothing was written, and the object there is left as it was. For a mirror
+    this is the expected answer to a repeat, not a failure.
+    """
+
+    status = 409
+
+    def public(self) -> tuple[str, Mapping[str, Any] | None]:
+        return "the object already exists", None
+
+
 class QueueError(IndoxMediaError):
     """The job queue (Redis) could not be reached or refused a command.
 

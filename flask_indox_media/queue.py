@@ -7,8 +7,9 @@ retries, timeout and TTLs from the settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -45,6 +46,30 @@ def redis_errors() -> Iterator[None]:
         raise QueueError(f"Redis failed: {type(exc).__name__}") from exc
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """One job for :meth:`JobQueue.enqueue_many`: ``func`` by dotted path, its
+    keyword arguments (plain data), a description, and its id."""
+
+    func: str
+    kwargs: Mapping[str, Any]
+    description: str
+    job_id: str | None = None
+
+
+def _first_of_each(specs: Sequence[JobSpec]) -> list[JobSpec]:
+    # RQ refuses an id twice in one enqueue_many.
+    seen: set[str] = set()
+    out = []
+    for spec in specs:
+        if spec.job_id is not None:
+            if spec.job_id in seen:
+                continue
+            seen.add(spec.job_id)
+        out.append(spec)
+    return out
+
+
 class JobQueue:
     """Jobs in an RQ queue on Redis.
 
@@ -55,11 +80,12 @@ class JobQueue:
         self.redis = redis
         self.rq = Queue(settings.queue, connection=redis)
         retries = settings.job_retries
+        self._timeout = settings.job_timeout
+        # The timeout is apart: enqueue() calls it job_timeout, prepare_data() timeout.
         self._policy: dict[str, Any] = {
             "retry": Retry(max=len(retries), interval=list(retries))
             if retries
             else None,
-            "job_timeout": settings.job_timeout,
             "failure_ttl": settings.failure_ttl,
             "result_ttl": RESULT_TTL,
         }
@@ -93,10 +119,36 @@ class JobQueue:
                     job_id=job_id,
                     unique=job_id is not None,
                     description=description,
+                    job_timeout=self._timeout,
                     **self._policy,
                 )
             except DuplicateJobError:
                 pass  # already queued, running, or done: one object either way
+
+    def enqueue_many(self, specs: Sequence[JobSpec]) -> None:
+        """Enqueue every job of ``specs`` in one Redis round trip (a
+        MULTI/EXEC pipeline), with :meth:`enqueue`'s policy.
+
+        Ids are not checked here: a job with the same id is replaced and
+        queued again, so the caller decides which jobs are new (the mirror's
+        claims do). Within ``specs`` the first job of an id wins.
+
+        :raises QueueError: Redis failed.
+        """
+        datas = [
+            Queue.prepare_data(
+                spec.func,
+                kwargs=dict(spec.kwargs),
+                description=spec.description,
+                job_id=spec.job_id,
+                timeout=self._timeout,
+                **self._policy,
+            )
+            for spec in _first_of_each(specs)
+        ]
+        if datas:
+            with redis_errors():
+                self.rq.enqueue_many(datas)
 
     def _fetch(self, job_id: str) -> Job | None:
         with redis_errors():
@@ -193,6 +245,16 @@ class InlineQueue:
                 "indox-media: in-process job %r failed: %s",
                 description,
                 type(exc).__name__,
+            )
+
+    def enqueue_many(self, specs: Sequence[JobSpec]) -> None:
+        """Run each job now, in order."""
+        for spec in _first_of_each(specs):
+            self.enqueue(
+                spec.func,
+                spec.kwargs,
+                description=spec.description,
+                job_id=spec.job_id,
             )
 
     def status(self, job_id: str) -> tuple[str, Mapping[str, Any]] | None:

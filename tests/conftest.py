@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from hypothesis import settings
 from flask import Flask
+from hypothesis import settings
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 

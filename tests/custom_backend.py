@@ -7,7 +7,12 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar
 
-from flask_indox_media import ObjectInfo, ObjectNotFoundError, StorageBackend
+from flask_indox_media import (
+    ObjectExistsError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    StorageBackend,
+)
 from flask_indox_media.config import Settings, integer
 
 
@@ -32,7 +37,10 @@ class MemoryBackend(StorageBackend):
         *,
         content_type: str,
         metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
     ) -> int:
+        if if_absent and key in self.objects:
+            raise ObjectExistsError(f"{self.name}: {key} exists")
         data = stream.read()
         self.objects[key] = (data, content_type, dict(metadata or {}))
         return len(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,9 +15,13 @@ from rq.registry import FailedJobRegistry
 
 from flask_indox_media.assets import Asset
 from flask_indox_media.keys import AssetClassTable
+from flask_indox_media.mirror import download
 from flask_indox_media.mirror.download import job_id
-from flask_indox_media.testing import serve_wsgi
-from tests.conftest import ALICE, create_clip, make_bucket, work
+from flask_indox_media.mirror.rewrite import rewrite
+from flask_indox_media.storage.s3 import MiB
+from flask_indox_media.testing import serve_wsgi, wav_bytes
+from flask_indox_media.testing.counting import redis_round_trips, s3_requests
+from tests.conftest import ALICE, create_clip, make_bucket, r2_config, work
 
 P = "/api/v1/resemble"
 
@@ -334,3 +339,99 @@ def test_batch_callback_through_the_native_api(
             assert (
                 stored.read() == fake.files[clip["resemble_url"].rsplit("/", 1)[1]][0]
             )
+
+
+def _key(state: Any, item: dict[str, Any]) -> str:
+    key = state.catalog.primary.key_from_url(item["audio_url"])
+    assert key is not None
+    return str(key)
+
+
+def test_each_mirror_is_one_write_and_a_repeat_poll_none(
+    make_gateway: Callable[..., Flask], redis_db: str, moto_endpoint: str, fake: Any
+) -> None:
+    """S3 requests per mirrored asset, counted by operation: below the
+    multipart threshold one PutObject and no HEAD, above it create, parts and
+    complete; a poll of a finished job sends none (its claim says seen)."""
+    app = make_gateway(
+        {
+            "INDOX_MEDIA_REDIS_URL": redis_db,
+            **r2_config(moto_endpoint),
+            "INDOX_MEDIA_MULTIPART_THRESHOLD": 5 * MiB,
+            "INDOX_MEDIA_MULTIPART_CHUNKSIZE": 5 * MiB,
+        }
+    )
+    state = app.extensions["indox_media"]
+    client = app.test_client()
+    small, big = create_clip(client), create_clip(client)
+    fake.files[big["resemble_url"].rsplit("/", 1)[1]] = (
+        wav_bytes(11 * MiB / 32000),  # 16 kHz, 16-bit: 11 MiB
+        "audio/wav",
+    )
+    queue_of(app).empty()  # the jobs run here, one at a time, each counted
+    counts = []
+    with app.app_context():
+        for item in (small, big, big):  # the last: a re-run of a finished job
+            with s3_requests(state.catalog.primary.client) as sent:
+                result = download.mirror_url(
+                    state, "r2", _key(state, item), item["resemble_url"]
+                )
+            counts.append((dict(sent), result["skipped"]))
+        with s3_requests(state.catalog.primary.client) as sent:
+            result = download.mirror_url(
+                state, "r2", _key(state, small), small["resemble_url"]
+            )
+        counts.append((dict(sent), result["skipped"]))
+    parts = {"CreateMultipartUpload": 1, "UploadPart": 3, "CompleteMultipartUpload": 1}
+    assert counts == [
+        ({"PutObject": 1}, False),
+        (parts, False),
+        ({**parts, "AbortMultipartUpload": 1}, True),  # refused at the completion
+        ({"PutObject": 1}, True),  # refused with 412, no HEAD first
+    ]
+    with s3_requests(state.catalog.primary.client) as sent:
+        polled = client.get(f"{P}/projects/p/clips/{small['uuid']}", headers=ALICE)
+        assert queue_of(app).count == 0
+        work(app)
+    assert polled.get_json()["item"]["asset_id"] == small["asset_id"]
+    assert dict(sent) == {}
+
+
+def _clip_list(prefix: str, n: int) -> bytes:
+    audio = "https://app.resemble.ai/rails/active_storage/blobs/{}/clip.wav"
+    items = [
+        {"uuid": f"{prefix}{j}", "audio_src": audio.format(f"{prefix}{j}")}
+        for j in range(n)
+    ]
+    return json.dumps({"items": items}).encode()
+
+
+def test_a_response_costs_the_same_redis_round_trips_whatever_its_assets(
+    queued: Flask,
+) -> None:
+    """Claims in one pipeline, new jobs in one more: 2 round trips for a first
+    view of 1, 10 or 100 assets; 2 when all were seen (claims, then the keys
+    they got); 3 when some were."""
+    state = queued.extensions["indox_media"]
+    first, seen = {}, {}
+    with queued.test_request_context():
+        rewrite(state, _clip_list("warm", 1), "clip", "alice")  # connects
+        for n in (1, 10, 100):
+            body = _clip_list(f"n{n}-", n)
+            with redis_round_trips() as trips:
+                rewrite(state, body, "clip", "alice")
+            first[n] = trips[0]
+            with redis_round_trips() as trips:
+                rewrite(state, body, "clip", "alice")
+            seen[n] = trips[0]
+        mixed = json.loads(_clip_list("n10-", 10))
+        mixed["items"] += json.loads(_clip_list("new-", 10))["items"]
+        with redis_round_trips() as trips:
+            rewrite(state, json.dumps(mixed).encode(), "clip", "alice")
+    assert first == {1: 2, 10: 2, 100: 2}
+    assert seen == {1: 2, 10: 2, 100: 2}
+    assert trips[0] == 3
+    assert queue_of(queued).count == 1 + 111 + 10
+    job = queue_of(queued).jobs[-1]
+    assert job.retries_left == 2 and job.timeout == 600
+    assert job.failure_ttl == 24 * 3600 and job.result_ttl == 3600

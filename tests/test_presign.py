@@ -296,8 +296,8 @@ class TestLocalUrls:
 def test_r2_backend_puts_send_no_checksums(r2_in_process: R2Backend, size: int) -> None:
     """Both of the backend's paths: one PutObject, and multipart."""
     backend = r2_in_process
-    backend._transfer.multipart_threshold = 5 * 1024 * 1024
-    backend._transfer.multipart_chunksize = 5 * 1024 * 1024
+    backend.multipart_threshold = 5 * 1024 * 1024
+    backend.multipart_chunksize = 5 * 1024 * 1024
     seen: list[tuple[str, dict[str, str]]] = []
     for op in ("PutObject", "CreateMultipartUpload", "UploadPart"):
         backend.client.meta.events.register(

@@ -11,10 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from flask_indox_media import ObjectNotFoundError, StorageBackend, StorageError
+from flask_indox_media import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageBackend,
+    StorageError,
+)
 from flask_indox_media.storage.local import LocalBackend
-from flask_indox_media.storage.s3 import S3Backend
+from flask_indox_media.storage.s3 import MiB, S3Backend
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
+from flask_indox_media.testing.counting import s3_requests
 from tests.conftest import make_bucket, r2_backend
 
 
@@ -39,19 +45,51 @@ class TestLocal(StorageContract):
             )
 
 
-class TestS3InProcess(StorageContract):
+class S3Contract(StorageContract):
+    """What the S3 family adds: the conditional write holds above the multipart
+    threshold too (If-None-Match on the completion), and a refused upload
+    leaves no parts behind."""
+
+    def test_conditional_multipart_writes_once(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_threshold = backend.multipart_chunksize = 5 * MiB
+        data = bytes(range(256)) * (4 * 11 * 1024)  # 11 MiB: 3 parts
+        key = "voices/u/once.wav"
+        assert backend.put(
+            key, io.BytesIO(data), content_type="audio/wav", if_absent=True
+        ) == len(data)
+        with s3_requests(backend.client) as sent, pytest.raises(ObjectExistsError):
+            backend.put(
+                key,
+                io.BytesIO(b"y" * len(data)),
+                content_type="audio/wav",
+                if_absent=True,
+            )
+        assert sent == {
+            "CreateMultipartUpload": 1,
+            "UploadPart": 3,
+            "CompleteMultipartUpload": 1,
+            "AbortMultipartUpload": 1,
+        }
+        uploads = backend.client.list_multipart_uploads(Bucket=backend.bucket)
+        assert uploads.get("Uploads", []) == []
+        with backend.open(key) as stream:
+            assert stream.read() == data
+
+
+class TestS3InProcess(S3Contract):
     @pytest.fixture
     def backend(self, aws: None) -> StorageBackend:
         return S3Backend("s3", bucket=make_bucket(None), region="us-east-1")
 
 
-class TestR2InProcess(StorageContract):
+class TestR2InProcess(S3Contract):
     @pytest.fixture
     def backend(self, r2_in_process: StorageBackend) -> StorageBackend:
         return r2_in_process
 
 
-class TestR2OverHttp(StorageContract):
+class TestR2OverHttp(S3Contract):
     """moto in server mode: every call and every URL over real HTTP."""
 
     @pytest.fixture
@@ -62,8 +100,8 @@ class TestR2OverHttp(StorageContract):
     def test_multipart_upload_has_equal_parts(self, backend: StorageBackend) -> None:
         assert isinstance(backend, S3Backend)
         part = 5 * 1024 * 1024
-        backend._transfer.multipart_threshold = part
-        backend._transfer.multipart_chunksize = part
+        backend.multipart_threshold = part
+        backend.multipart_chunksize = part
         sizes: dict[int, int] = {}
 
         def record(request: Any, **_: Any) -> None:

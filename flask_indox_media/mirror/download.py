@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import requests
@@ -13,12 +14,14 @@ import requests
 from ..assets import Asset
 from ..exceptions import (
     AssetTooLargeError,
+    ObjectExistsError,
     SourceRejectedError,
     StorageError,
     UnsupportedMediaError,
 )
 from ..fetch import response_stream
 from ..media_types import MediaType
+from ..queue import JobSpec
 from ..signals import asset_mirrored, mirror_failed
 from .detect import Found
 from .replicate import replicate_later
@@ -54,14 +57,24 @@ def store(
     stream: BinaryIO,
     media_type: MediaType,
     source_url: str | None,
+    *,
+    if_absent: bool = False,
 ) -> dict[str, Any]:
     """Write ``stream`` as ``asset``'s object, signal it, and schedule its
-    dual-write copies."""
+    dual-write copies. With ``if_absent``, an object already there is kept
+    and the result says ``skipped``."""
     metadata = {"source-url": _source_metadata(source_url)} if source_url else {}
     start = time.perf_counter()
-    size = state.catalog.write(
-        asset, stream, content_type=media_type.content_type, metadata=metadata
-    )
+    try:
+        size = state.catalog.write(
+            asset,
+            stream,
+            content_type=media_type.content_type,
+            metadata=metadata,
+            if_absent=if_absent,
+        )
+    except ObjectExistsError:
+        return _skipped(state, asset)
     seconds = time.perf_counter() - start
     asset_mirrored.send(
         state,
@@ -81,19 +94,39 @@ def store(
     }
 
 
+def _skipped(state: IndoxMediaState, asset: Asset) -> dict[str, Any]:
+    asset_mirrored.send(
+        state,
+        key=asset.key,
+        asset_class=asset.asset_class,
+        size=0,
+        seconds=0.0,
+        skipped=True,
+    )
+    return {"key": asset.key, "skipped": True}
+
+
 def store_inline(state: IndoxMediaState, asset: Asset, item: Found) -> None:
     """Upload decoded inline audio now (the bytes are already in hand)."""
     assert item.data is not None and item.media_type is not None
     store(state, asset, io.BytesIO(item.data), item.media_type, None)
 
 
-def schedule(state: IndoxMediaState, asset: Asset, source_url: str) -> None:
-    """Mirror ``source_url`` into ``asset`` in a unique job."""
-    state.queue.enqueue(
-        MIRROR_JOB,
-        {"backend": asset.backend, "key": asset.key, "source_url": source_url},
-        job_id=job_id(asset),
-        description=f"mirror {asset.key}",
+def schedule(state: IndoxMediaState, mirrors: Sequence[tuple[Asset, str]]) -> None:
+    """Mirror each ``(asset, source URL)`` in a job of its own, all enqueued in
+    one Redis round trip. Only for assets whose claim is new: the batch does
+    not check job ids (see :meth:`~flask_indox_media.queue.JobQueue.enqueue_many`).
+    """
+    state.queue.enqueue_many(
+        [
+            JobSpec(
+                MIRROR_JOB,
+                {"backend": asset.backend, "key": asset.key, "source_url": url},
+                description=f"mirror {asset.key}",
+                job_id=job_id(asset),
+            )
+            for asset, url in mirrors
+        ]
     )
 
 
@@ -102,22 +135,17 @@ def mirror_url(
 ) -> dict[str, Any]:
     """Download ``source_url`` and store it at ``key`` unless it is there.
 
+    The write is conditional (``if_absent``): it is the existence check, so a
+    first run makes no request before it, and a re-run (a retry after the
+    object was written) downloads again and is refused by the storage, then
+    reports ``skipped``. Claims make such re-runs rare.
+
     :raises SourceRejectedError: the URL may not be fetched (no retry helps).
     :raises UnsupportedMediaError: the bytes are not audio.
     :raises AssetTooLargeError: over ``INDOX_MEDIA_MAX_ASSET_BYTES``.
     :raises StorageError: the upload (or the download) failed.
     """
     asset = state.catalog.from_key(backend, key)
-    if state.catalog.backends[backend].exists(key):
-        asset_mirrored.send(
-            state,
-            key=key,
-            asset_class=asset.asset_class,
-            size=0,
-            seconds=0.0,
-            skipped=True,
-        )
-        return {"key": key, "skipped": True}
     try:
         with state.fetcher.open(source_url) as response:
             if response.status_code != 200:
@@ -127,7 +155,14 @@ def mirror_url(
             allowed = _ALLOWED_KINDS.get(asset.asset_class, ("audio",))
             if media_type is None or media_type.kind not in allowed:
                 raise UnsupportedMediaError("the source is not audio")
-            return store(state, asset, stream, media_type, source_url)  # type: ignore[arg-type]
+            return store(
+                state,
+                asset,
+                stream,  # type: ignore[arg-type]
+                media_type,
+                source_url,
+                if_absent=True,
+            )
     except (
         SourceRejectedError,
         UnsupportedMediaError,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from ..assets import Asset
 from ..signals import asset_detected
 from .claims import claim
-from .detect import extract
+from .detect import Found, extract
 from .download import schedule, store_inline
 
 if TYPE_CHECKING:
@@ -43,22 +44,30 @@ def rewrite(
     found = extract(payload, kind)
     if not found:
         return None
+    mirrors: list[tuple[Asset, str]] = []
+    inline: list[tuple[Asset, Found]] = []
     for item, (asset, new) in zip(
         found, claim(state, found, user_id, route_id), strict=True
     ):
         asset_detected.send(
             state, kind=kind, asset_class=item.rule.asset_class, user_id=user_id
         )
-        fields = state.catalog.describe(
-            asset, resemble_url=None if item.inline else item.value
+        item.container.update(
+            state.catalog.describe(
+                asset, resemble_url=None if item.inline else item.value
+            )
         )
         if item.inline:
-            store_inline(state, asset, item)
-            if state.settings.strip_inline_audio:
-                del item.container[item.field]
+            inline.append((asset, item))
         elif new:
             # Seen before: its job was enqueued then (a failure of it stays in
             # RQ's failed registry, to re-run).
-            schedule(state, asset, item.value)
-        item.container.update(fields)
+            mirrors.append((asset, item.value))
+    # One batch, before any inline upload, so a failing upload cannot leave
+    # claimed assets without their job.
+    schedule(state, mirrors)
+    for asset, item in inline:
+        store_inline(state, asset, item)
+        if state.settings.strip_inline_audio:
+            del item.container[item.field]
     return json.dumps(payload).encode()

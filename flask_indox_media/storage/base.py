@@ -80,10 +80,17 @@ class StorageBackend(ABC):
         *,
         content_type: str,
         metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
     ) -> int:
         """Store ``stream`` (read to its end, never wholly in memory) at ``key``.
 
+        :param if_absent: write only if ``key`` holds no object, as one atomic
+            step where the backend can (S3's ``If-None-Match: *``), so the
+            write is its own existence check: no HEAD before it, and of two
+            concurrent writers one wins.
         :returns: the number of bytes stored.
+        :raises ObjectExistsError: ``if_absent`` and ``key`` is taken; nothing
+            was written.
         :raises StorageError: the backend failed.
         """
 

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..config import url_path
-from ..exceptions import InvalidKeyPartError, ObjectNotFoundError, StorageError
+from ..exceptions import (
+    InvalidKeyPartError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
 from ..tokens import LOCAL_URL, TokenSigner
 from .base import ObjectInfo, StorageBackend
 
@@ -27,6 +32,16 @@ _COPY_CHUNK = 1024 * 1024
 
 def _message(key: str, expires: int, content_type: str, disposition: str) -> str:
     return f"{key}\n{expires}\n{content_type}\n{disposition}"
+
+
+def _link_new(tmp: str, path: str, taken: str) -> None:
+    # link() refuses an existing target, where replace() would overwrite it:
+    # the O_EXCL of a rename, so of two racing writers one wins.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ObjectExistsError(taken) from None
+    os.unlink(tmp)
 
 
 class LocalBackend(StorageBackend):
@@ -103,9 +118,12 @@ class LocalBackend(StorageBackend):
         *,
         content_type: str,
         metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
     ) -> int:
         path = self._path(self._objects, key)
         meta_path = self._path(self._meta, key, ".json")
+        if if_absent and os.path.exists(path):
+            raise ObjectExistsError(f"{self.name}: {key} exists")
         size = 0
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -121,7 +139,10 @@ class LocalBackend(StorageBackend):
                     json.dump(meta, out_meta)
                 os.replace(meta_path + ".tmp", meta_path)
                 # The object appears last, whole, so a reader never sees half.
-                os.replace(tmp, path)
+                if if_absent:
+                    _link_new(tmp, path, f"{self.name}: {key} exists")
+                else:
+                    os.replace(tmp, path)
             except BaseException:
                 if os.path.exists(tmp):
                     os.unlink(tmp)

@@ -10,13 +10,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypedDict, cast
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import integer, required
-from ..exceptions import ConfigurationError, ObjectNotFoundError, StorageError
+from ..exceptions import (
+    ConfigurationError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
 from .base import ObjectInfo, StorageBackend
+from .multipart import upload_multipart
 from .presign import FastPresigner
 from .rules import BucketRulesMixin
 from .streams import FullReads, Prefixed
@@ -86,14 +91,9 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         self._secret_access_key = secret_access_key
         self._addressing_style = addressing_style
         self._max_pool_connections = max_pool_connections
-        self._transfer = TransferConfig(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=upload_concurrency,
-        )
-        # A non-seekable stream is read ahead by this many parts: bound it to
-        # the concurrency so memory stays near concurrency x part size.
-        self._transfer.max_in_memory_upload_chunks = upload_concurrency
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunksize = multipart_chunksize
+        self.upload_concurrency = upload_concurrency
         self._local = threading.local()
 
     config_defaults: ClassVar[Mapping[str, Any]] = {
@@ -195,6 +195,8 @@ class S3Backend(BucketRulesMixin, StorageBackend):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _NOT_FOUND:
                 return ObjectNotFoundError(f"{self.name}: {where} not found")
+            if code == "PreconditionFailed":  # only conditional writes send one
+                return ObjectExistsError(f"{self.name}: {where} exists")
             return StorageError(f"{self.name}: {action} {where} failed: {code}")
         return StorageError(
             f"{self.name}: {action} {where} failed: {type(exc).__name__}"
@@ -207,30 +209,37 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         *,
         content_type: str,
         metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
     ) -> int:
+        """Below the multipart threshold one PutObject, else CreateMultipartUpload,
+        the parts and CompleteMultipartUpload. ``if_absent`` sends
+        ``If-None-Match: *`` with the PutObject or the completion, and S3's
+        412 becomes :class:`~flask_indox_media.ObjectExistsError`."""
         reader = FullReads(stream)
         extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
-        threshold = self._transfer.multipart_threshold
+        condition = {"IfNoneMatch": "*"} if if_absent else {}
+        threshold = self.multipart_threshold
         try:
-            # Below the multipart threshold, one PutObject: the transfer
-            # manager's threads cost more than such an object takes to send.
+            # Below the threshold, one request: threads cost more than such an
+            # object takes to send.
             head = reader.read(threshold)
             if len(head) < threshold:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=head, **extra)
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=head, **extra, **condition
+                )
                 return len(head)
-            self.client.upload_fileobj(
-                Prefixed(head, reader),
+            upload_multipart(
+                self.client,
                 self.bucket,
                 key,
-                ExtraArgs=extra,
-                Config=self._transfer,
+                Prefixed(head, reader),
+                part_size=self.multipart_chunksize,
+                concurrency=self.upload_concurrency,
+                extra=extra,
+                condition=condition,
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc
-        except Exception as exc:  # s3transfer wraps some errors in its own types
-            if isinstance(exc.__cause__, BotoCoreError | ClientError):
-                raise self._fail(exc.__cause__, "put", key) from exc
-            raise
         return reader.count
 
     def open(self, key: str) -> BinaryIO:

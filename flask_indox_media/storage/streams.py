@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import BinaryIO
 
 
@@ -50,3 +51,42 @@ class Prefixed:
         if len(data) < size:
             data += self._reader.read(size - len(data))
         return data
+
+
+class BufferReader(io.RawIOBase):
+    """The first ``size`` bytes of ``buffer`` as a seekable stream, without a
+    copy of them (botocore seeks back to resend a body on retry). :meth:`close`
+    lets the buffer go, to be refilled."""
+
+    def __init__(self, buffer: bytearray, size: int) -> None:
+        super().__init__()
+        self._view = memoryview(buffer)[:size]
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._pos + size
+        data = bytes(self._view[self._pos : end])
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}
+        self._pos = max(0, base[whence] + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self._view.release()
+        super().close()

@@ -18,7 +18,7 @@ from typing import BinaryIO, cast
 import pytest
 import requests
 
-from ..exceptions import ObjectNotFoundError
+from ..exceptions import ObjectExistsError, ObjectNotFoundError
 from ..storage.base import StorageBackend
 
 
@@ -91,6 +91,23 @@ class StorageContract:
         backend.put("tts/u/k.wav", io.BytesIO(b"second"), content_type="audio/mpeg")
         info = backend.head("tts/u/k.wav")
         assert info is not None and (info.size, info.content_type) == (6, "audio/mpeg")
+
+    def test_conditional_put_writes_once(self, backend: StorageBackend) -> None:
+        key = "tts/u/once.wav"
+        assert (
+            backend.put(
+                key, io.BytesIO(b"first"), content_type="audio/wav", if_absent=True
+            )
+            == 5
+        )
+        with pytest.raises(ObjectExistsError):
+            backend.put(
+                key, io.BytesIO(b"second"), content_type="audio/mpeg", if_absent=True
+            )
+        info = backend.head(key)
+        assert info is not None and (info.size, info.content_type) == (5, "audio/wav")
+        with backend.open(key) as stream:
+            assert stream.read() == b"first"
 
     def test_list_by_prefix_pages_and_resumes(self, backend: StorageBackend) -> None:
         keys = [f"tts/u1/2026/05/0{i}/000000-r.wav" for i in range(1, 6)]

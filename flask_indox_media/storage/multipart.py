@@ -1,0 +1,141 @@
+"""Multipart uploads sent part by part, so the completion can be conditional.
+
+boto3's ``upload_fileobj`` cannot carry ``IfNoneMatch`` (s3transfer's
+``ALLOWED_UPLOAD_ARGS`` lacks it), and without it a write over the threshold
+could not be its own existence check. Memory stays bounded: at most
+``concurrency`` part buffers exist, each reused once its part is sent, and the
+reader waits for a free one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .streams import BufferReader
+
+logger = logging.getLogger("flask_indox_media")
+
+#: ``{"ETag": ..., "PartNumber": ...}``, as CompleteMultipartUpload takes it.
+Part = dict[str, Any]
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def upload_multipart(
+    client: Any,
+    bucket: str,
+    key: str,
+    stream: Readable,
+    *,
+    part_size: int,
+    concurrency: int,
+    extra: Mapping[str, Any],
+    condition: Mapping[str, str],
+) -> None:
+    """Upload ``stream`` to ``bucket``/``key`` in parts of ``part_size`` bytes
+    (the last one shorter), ``concurrency`` at a time, completed with
+    ``condition`` (``{"IfNoneMatch": "*"}`` or nothing). Any failure, the
+    condition's included, aborts the upload so no part is left billed.
+
+    :param extra: CreateMultipartUpload's arguments (``ContentType``,
+        ``Metadata``).
+    :raises BotoCoreError, ClientError: as boto3 raised them (a failed
+        condition is a ``ClientError`` with the code ``PreconditionFailed``).
+    """
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **extra)[
+        "UploadId"
+    ]
+    try:
+        parts = _send_parts(
+            client, bucket, key, upload_id, stream, part_size, concurrency
+        )
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+            **condition,
+        )
+    except BaseException:
+        _abort(client, bucket, key, upload_id)
+        raise
+
+
+def _send_parts(
+    client: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    stream: Readable,
+    part_size: int,
+    concurrency: int,
+) -> list[Part]:
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    made = 0
+    futures: list[Future[Part]] = []
+
+    def send(number: int, buffer: bytearray, size: int) -> Part:
+        body = BufferReader(buffer, size)
+        try:
+            response = client.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentLength=size,
+            )
+            return {"ETag": response["ETag"], "PartNumber": number}
+        finally:
+            body.close()
+            free.put(buffer)
+
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="indox-upload") as pool:
+        while not any(f.done() and f.exception() for f in futures):
+            # Buffers are made as needed, up to the concurrency, so a small
+            # multipart object does not allocate them all.
+            if free.empty() and made < concurrency:
+                free.put(bytearray(part_size))
+                made += 1
+            buffer = free.get()
+            size = _fill(stream, buffer)
+            if size == 0 and futures:
+                break  # the stream ended on a part boundary
+            futures.append(pool.submit(send, len(futures) + 1, buffer, size))
+            if size < part_size:
+                break
+    return [f.result() for f in futures]  # raises the first failure
+
+
+def _fill(stream: Readable, buffer: bytearray) -> int:
+    """Read into ``buffer`` until it is full or the stream ends; the count."""
+    filled = 0
+    with memoryview(buffer) as view:
+        while filled < len(buffer):
+            chunk = stream.read(len(buffer) - filled)
+            if not chunk:
+                break
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+    return filled
+
+
+def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except (BotoCoreError, ClientError) as exc:
+        # The bucket's lifecycle rule (AbortIncompleteMultipartUpload) cleans
+        # up what this could not.
+        logger.warning(
+            "indox-media: abort of the upload of %s failed: %s",
+            key,
+            type(exc).__name__,
+        )
