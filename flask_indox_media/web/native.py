@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, request
 
-from ..endpoints import native_kind
+from ..endpoints import NATIVE_PREFIXES, native_kind
+from ..exceptions import RequestError
 from ..state import current_state
+from ..upstream import path_segments
 from .blueprint import bp
 from .callbacks import substitute_callback
 from .relay import SizedStream, forwarded_headers, relay
@@ -29,9 +32,40 @@ def direct_synthesis() -> Response:
     return relay(response, "tts")
 
 
-@bp.route("/v2/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+#: An encoded slash or backslash: the server decodes it before routing, so it
+#: is visible only in the raw request target.
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+
+
+def checked_path(path: str) -> str:
+    """``path``, when it is a plain path under one of Resemble's top-level
+    :data:`~flask_indox_media.endpoints.NATIVE_PREFIXES`.
+
+    :raises RequestError: 400 for a path that could reach another route of
+        the upstream (dot or empty segments, encoded separators...), 404 for
+        one outside the native API.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if _ENCODED_SEPARATOR.search(raw.partition("?")[0]):
+        raise RequestError(
+            400,
+            "the path is not a plain Resemble API path",
+            errors={"path": ["encoded '/' or '\\' in the path"]},
+        )
+    segments = path_segments(path)
+    if segments[0] not in NATIVE_PREFIXES:
+        raise RequestError(404, "not a Resemble API path the gateway passes through")
+    return path
+
+
+@bp.route(
+    "/v2/<path:path>",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    merge_slashes=False,  # an empty segment is refused, not redirected
+)
 def native(path: str) -> Response:
     """Resemble's own ``/api/v2/<path>``."""
+    path = checked_path(path)
     kind, route_id = native_kind(path)
     headers = forwarded_headers()
     kw: dict[str, Any] = {"params": list(request.args.items(multi=True))}
