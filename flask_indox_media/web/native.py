@@ -58,6 +58,21 @@ def checked_path(path: str) -> str:
     return path
 
 
+def _body(kind: str | None, headers: dict[str, str]) -> dict[str, Any]:
+    """The request's body, as ``requests`` takes it: a clip's or a batch's
+    JSON with its callback substituted, else the bytes as they came."""
+    if not request.is_json:
+        # Streamed as it arrives (multipart included), with its length.
+        headers["Content-Type"] = request.content_type or "application/octet-stream"
+        return {"data": SizedStream(request.stream, request.content_length)}
+    body = request.get_json(silent=True) if kind in ("clip", "batch") else None
+    if isinstance(body, dict):
+        substitute_callback(body, "clip_callback")
+        return {"json": body}
+    headers["Content-Type"] = request.content_type or "application/json"
+    return {"data": request.get_data()}  # already read, and checked: limits.py
+
+
 @bp.route(
     "/v2/<path:path>",
     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -70,15 +85,7 @@ def native(path: str) -> Response:
     headers = forwarded_headers()
     kw: dict[str, Any] = {"params": list(request.args.items(multi=True))}
     if request.method in ("POST", "PUT", "PATCH"):
-        if request.is_json and kind in ("clip", "batch"):
-            body = request.get_json(silent=True)
-            if isinstance(body, dict):
-                substitute_callback(body, "clip_callback")
-                kw["json"] = body
-        if "json" not in kw:
-            # Streamed as it arrives (multipart included), with its length.
-            kw["data"] = SizedStream(request.stream, request.content_length)
-            headers["Content-Type"] = request.content_type or "application/octet-stream"
+        kw.update(_body(kind, headers))
     upstream = current_state().upstream
     response = upstream.request(
         request.method, upstream.v2_url(path), headers=headers, **kw
