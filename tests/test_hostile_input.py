@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from flask_indox_media.mirror.rewrite import rewrite
+from flask_indox_media.testing import wav_bytes
 from flask_indox_media.web.callbacks import callback_url
 from flask_indox_media.web.limits import MAX_JSON_DEPTH, json_depth
 from tests.conftest import ALICE, create_clip
@@ -267,3 +268,36 @@ def test_real_callback_tokens_garbled(gateway: Flask) -> None:
     for garbled in variants(token):
         response = client.post(f"{prefix}/{quote(garbled, safe='')}", json={})
         assert response.status_code == 404, garbled
+
+
+# Local files are never sniffed into a page -----------------------------------------
+
+
+def test_a_wav_that_is_also_html_is_served_nosniff(client: FlaskClient) -> None:
+    polyglot = (
+        wav_bytes(0.05)[:44] + b"<html><script>alert(document.cookie)</script></html>"
+    )
+    created = client.post(
+        f"{P}/uploads",
+        data={"file": (io.BytesIO(polyglot), "a.wav", "audio/wav")},
+        headers=ALICE,
+    )
+    assert created.status_code == 201, created.data
+    url = created.get_json()["audio_url"].split("localhost", 1)[1]
+    with client.get(url) as response:
+        assert response.status_code == 200 and response.data == polyglot
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"].startswith("sandbox")
+        assert not response.content_type.startswith("text/")
+
+
+@pytest.mark.parametrize("range_header", [None, "bytes=0-9"])
+def test_every_local_file_answer_is_nosniff(
+    client: FlaskClient, range_header: str | None
+) -> None:
+    path, args = local_url(client)
+    headers = {"Range": range_header} if range_header else {}
+    with client.get(path, query_string=args, headers=headers) as response:
+        assert response.status_code in (200, 206)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response.headers["Content-Security-Policy"]
