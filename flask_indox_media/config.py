@@ -53,6 +53,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_PUBLIC_URL": None,
     "INDOX_MEDIA_STRIP_INLINE_AUDIO": False,
     "INDOX_MEDIA_OPENAPI": True,
+    "INDOX_MEDIA_MAX_JSON_BYTES": 10 * MiB,
     # Mirroring
     "INDOX_MEDIA_REDIS_URL": None,
     "INDOX_MEDIA_QUEUE": "indox-media",
@@ -87,6 +88,7 @@ class Settings:
     upstream_read_timeout: float
     public_url: str | None
     strip_inline_audio: bool
+    max_json_bytes: int
     redis_url: str | None
     queue: str
     source_hosts: tuple[str, ...]
@@ -328,6 +330,7 @@ def load_settings(
         upstream_read_timeout=number(config, "INDOX_MEDIA_UPSTREAM_READ_TIMEOUT"),
         public_url=(config["INDOX_MEDIA_PUBLIC_URL"] or "").rstrip("/") or None,
         strip_inline_audio=boolean(config["INDOX_MEDIA_STRIP_INLINE_AUDIO"]),
+        max_json_bytes=integer(config, "INDOX_MEDIA_MAX_JSON_BYTES", 1),
         redis_url=config["INDOX_MEDIA_REDIS_URL"] or None,
         queue=str(config["INDOX_MEDIA_QUEUE"]),
         source_hosts=tuple(h.lower() for h in hosts),

@@ -89,6 +89,29 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     ),
 }
 
+#: The top-level paths of Resemble's ``/api/v2/`` (resemble-api.md, sections 2
+#: and 4): the native pass-through forwards nothing else, so it cannot be
+#: pointed at any other route of the upstream host with the gateway's key.
+NATIVE_PREFIXES: tuple[str, ...] = (
+    "agents",
+    "audio_enhancements",
+    "audio_source_tracings",
+    "detect",
+    "detects",
+    "edit",
+    "identity",
+    "intelligence",
+    "intelligences",
+    "phonemes",
+    "projects",
+    "secure_uploads",
+    "speech-to-text",
+    "term_substitutions",
+    "voice-design",
+    "voices",
+    "watermark",
+)
+
 _NATIVE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), kind)
     for kind, endpoint in ENDPOINTS.items()

@@ -1,11 +1,15 @@
 """Fetching remote URLs without being turned against the network we run in (SSRF).
 
 A URL is fetched only when its host is allowed, and never from a private,
-loopback, link-local or otherwise non-public address: the address is checked on
-the socket actually connected, after DNS, so a rebinding name does not get
-through. Redirects are followed by hand, each hop checked again. A ``host:port``
-listed explicitly is trusted as listed (plain http and loopback included): that
-is how tests and the demo reach a fake upstream.
+loopback, link-local or otherwise non-public address. The connection resolves
+the host itself and vets every address before any packet is sent; the socket is
+then opened to a vetted address while the ``Host`` header, the TLS server name
+and the certificate check keep the host name, so a rebinding name has no second
+resolution to win. IPv6 forms that carry an IPv4 address (mapped, compatible,
+translated, NAT64, 6to4, Teredo) are judged by the IPv4 address they carry.
+Redirects are followed by hand, each hop checked again. A ``host:port`` listed
+explicitly is trusted as listed (plain http and loopback included): that is how
+tests and the demo reach a fake upstream.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util.connection import allowed_gai_family, create_connection
 
 from .exceptions import AssetTooLargeError, SourceRejectedError
 from .media_types import SNIFF_BYTES, MediaType, from_content_type, sniff
@@ -28,34 +38,134 @@ from .media_types import SNIFF_BYTES, MediaType, from_content_type, sniff
 MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024
 
+_v4, _v6 = ipaddress.IPv4Network, ipaddress.IPv6Network
+
+#: IANA's special-purpose IPv4 ranges, refused whatever :mod:`ipaddress` says:
+#: its ``is_global`` varies across Python releases and misses some
+#: (``192.0.0.0/24``, ``192.88.99.0/24``, multicast).
+SPECIAL_IPV4 = tuple(
+    _v4(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+    )
+)
+#: Deprecated site-local addresses, which older ``ipaddress`` deems global.
+_SITE_LOCAL = _v6("fec0::/10")
+_COMPATIBLE = _v6("::/96")  # deprecated; holds :: and ::1 too
+_TRANSLATED = _v6("::ffff:0:0:0/96")
+_NAT64 = _v6("64:ff9b::/96")
+_NAT64_LOCAL = _v6("64:ff9b:1::/48")  # RFC 8215
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses ``ip`` carries, by the form it has: mapped,
+    compatible, translated or NAT64 (the last 32 bits), local-use NAT64
+    (RFC 6052's layout for a /48 prefix), 6to4 (bits 16-47), Teredo (the
+    server and the client). Empty for any other IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip in _COMPATIBLE or ip in _TRANSLATED or ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _NAT64_LOCAL:
+        packed = ip.packed  # bits 64-71 are the reserved "u" octet
+        return (ipaddress.IPv4Address(packed[6:8] + packed[9:11]),)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    return ()
+
 
 def public_address(address: str) -> bool:
-    """Whether ``address`` is a globally routable unicast address."""
+    """Whether ``address`` is a globally routable unicast address; an IPv6
+    address that carries IPv4 ones is public only when they all are."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public_ipv4(ip)
+    carried = embedded_ipv4(ip)
+    if carried:
+        return all(_public_ipv4(v4) for v4 in carried)
+    return ip.is_global and not ip.is_multicast and ip not in _SITE_LOCAL
 
 
-def _check_socket(sock: socket.socket) -> None:
-    peer = sock.getpeername()[0]
-    if not public_address(peer):
-        sock.close()
-        raise SourceRejectedError(f"refused to connect to non-public address {peer}")
+def _public_ipv4(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not any(ip in net for net in SPECIAL_IPV4)
+
+
+def vetted_addresses(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, when every one of them is public.
+
+    A name with any non-public address is refused outright rather than tried
+    on its public ones: no content host needs such a mix, and it is the shape
+    of a rebinding attack.
+
+    :raises SourceRejectedError: an address is not public.
+    :raises socket.gaierror: the name does not resolve.
+    """
+    # socket.getaddrinfo looked up at call time, so tests can stand in for DNS.
+    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
+        if not public_address(address):
+            raise SourceRejectedError(
+                f"refused to connect to non-public address {address}"
+            )
+    return addresses
+
+
+def _connect_vetted(conn: HTTPConnection) -> socket.socket:
+    """A socket to a vetted address of ``conn``'s host (urllib3's
+    ``_new_conn``, with the resolution done and checked here)."""
+    port = conn.port or conn.default_port
+    try:
+        addresses = vetted_addresses(conn._dns_host.strip("[]"), port)
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return create_connection(
+                (address, port),
+                conn.timeout,
+                source_address=conn.source_address,
+                socket_options=conn.socket_options,
+            )
+        except OSError as exc:
+            error = exc
+    if isinstance(error, TimeoutError):
+        raise ConnectTimeoutError(
+            conn, f"Connection to {conn.host} timed out ({conn.timeout})"
+        ) from error
+    raise NewConnectionError(
+        conn, f"Failed to establish a new connection: {error}"
+    ) from error
 
 
 class _PublicHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_socket(sock)
-        return sock
+        return _connect_vetted(self)
 
 
 class _PublicHTTPSConnection(HTTPSConnection):
+    # The TLS layer still takes its server name and the name the certificate
+    # must match from self.host: only the socket goes to the vetted address.
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_socket(sock)  # before the TLS handshake sends anything
-        return sock
+        return _connect_vetted(self)
 
 
 class _PublicHTTPPool(HTTPConnectionPool):
@@ -162,7 +272,7 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             listed = self.policy.check(url)
             session = self._listed if listed else self._public
-            # A non-public peer raises SourceRejectedError from the connection.
+            # A non-public address raises SourceRejectedError before connecting.
             response = session.request(
                 method,
                 url,

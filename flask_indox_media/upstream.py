@@ -7,12 +7,13 @@ import logging
 import os
 import threading
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from .config import Settings
-from .exceptions import UpstreamError
+from .exceptions import RequestError, UpstreamError
 
 logger = logging.getLogger("flask_indox_media")
 
@@ -54,7 +55,13 @@ class UpstreamClient:
             return self._session
 
     def v2_url(self, path: str) -> str:
-        return f"{self.base_url}v2/{path.lstrip('/')}"
+        """The URL of Resemble's ``/api/v2/<path>``, each segment checked
+        (:func:`path_segments`) and percent-encoded.
+
+        :raises RequestError: 400, ``path`` would leave ``/api/v2/``.
+        """
+        segments = path_segments(path)
+        return f"{self.base_url}v2/" + "/".join(quote(s, safe="") for s in segments)
 
     def request(
         self,
@@ -101,6 +108,35 @@ class UpstreamClient:
                 f"Resemble answered with an error ({response.status_code})", status=502
             )
         return response
+
+
+def path_segments(path: str) -> tuple[str, ...]:
+    """The segments of a path below ``/api/v2/`` (a trailing ``/`` kept as a
+    last empty segment).
+
+    Refused, because the HTTP client or the upstream would resolve them to
+    another route of the host (the gateway's key with it): dot segments, empty
+    segments, backslashes, ``%`` (a path that was encoded twice), control
+    characters.
+
+    :raises RequestError: 400, naming the first bad segment.
+    """
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        if segment == "" and index == len(segments) - 1 and index > 0:
+            continue  # a trailing slash
+        if (
+            segment in ("", ".", "..")
+            or "\\" in segment
+            or "%" in segment
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in segment)
+        ):
+            raise RequestError(
+                400,
+                "the path is not a plain Resemble API path",
+                errors={"path": [f"refused segment {segment!r}"]},
+            )
+    return tuple(segments)
 
 
 def _loggable(url: str) -> str:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Any
 
 import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flask_indox_media.exceptions import AssetTooLargeError, SourceRejectedError
-from flask_indox_media.fetch import Fetcher, HostPolicy, response_stream
+from flask_indox_media.fetch import (
+    Fetcher,
+    HostPolicy,
+    embedded_ipv4,
+    public_address,
+    response_stream,
+)
 from flask_indox_media.testing import serve_wsgi
 
 
@@ -161,3 +172,264 @@ def test_size_limit_within_the_first_chunk() -> None:
     with pytest.raises(AssetTooLargeError):
         while stream.read(16):
             pass
+
+
+# The address classifier: IPv4 carried in IPv6 ------------------------------------
+
+V4_SPECIAL = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.88.99.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+]
+
+
+def _low32(prefix: str) -> Callable[[IPv4Address], str]:
+    return lambda v4: str(IPv6Address(int(IPv6Address(prefix)) | int(v4)))
+
+
+def _nat64_local(v4: IPv4Address) -> str:
+    """RFC 6052, /48 prefix: 16 bits of the IPv4 address, the u octet, 16 more."""
+    raw = v4.packed
+    return str(
+        IPv6Address(b"\x00\x64\xff\x9b\x00\x01" + raw[:2] + b"\0" + raw[2:] + bytes(5))
+    )
+
+
+def _sixtofour(v4: IPv4Address) -> str:
+    return str(IPv6Address((0x2002 << 112) | (int(v4) << 80) | 1))
+
+
+def _teredo(server: IPv4Address, client: IPv4Address) -> str:
+    value = (0x20010000 << 96) | (int(server) << 64) | (0x8000 << 48) | (0x1234 << 32)
+    return str(IPv6Address(value | (int(client) ^ 0xFFFFFFFF)))
+
+
+#: Every IPv6 form that carries one IPv4 address.
+WRAPPINGS: dict[str, Callable[[IPv4Address], str]] = {
+    "mapped": _low32("::ffff:0:0"),
+    "compatible": _low32("::"),
+    "translated": _low32("::ffff:0:0:0"),
+    "nat64": _low32("64:ff9b::"),
+    "nat64-local": _nat64_local,
+    "6to4": _sixtofour,
+    "teredo-server": lambda v4: _teredo(v4, IPv4Address("8.8.8.8")),
+    "teredo-client": lambda v4: _teredo(IPv4Address("8.8.4.4"), v4),
+}
+
+
+def in_network(cidr: str) -> st.SearchStrategy[IPv4Address]:
+    net = IPv4Network(cidr)
+    return st.integers(int(net.network_address), int(net.broadcast_address)).map(
+        IPv4Address
+    )
+
+
+def test_the_wrappings_carry_what_they_should() -> None:
+    v4 = IPv4Address("192.0.2.33")
+    for name, wrap in WRAPPINGS.items():
+        carried = embedded_ipv4(IPv6Address(wrap(v4)))
+        assert v4 in carried, name
+
+
+@pytest.mark.parametrize("cidr", V4_SPECIAL)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_special_ipv4_is_never_public_however_wrapped(
+    cidr: str, data: st.DataObject
+) -> None:
+    v4 = data.draw(in_network(cidr))
+    assert not public_address(str(v4))
+    for name, wrap in WRAPPINGS.items():
+        assert not public_address(wrap(v4)), (name, wrap(v4))
+
+
+@settings(max_examples=500, deadline=None)
+@given(v4=st.integers(0, 2**32 - 1).map(IPv4Address))
+def test_a_wrapped_ipv4_is_judged_as_the_ipv4(v4: IPv4Address) -> None:
+    expected = public_address(str(v4))
+    for name, wrap in WRAPPINGS.items():
+        assert public_address(wrap(v4)) is expected, (name, wrap(v4))
+
+
+@pytest.mark.parametrize("v4", ["8.8.8.8", "1.1.1.1", "9.9.9.9"])
+@pytest.mark.parametrize("wrap", ["nat64", "nat64-local"])
+def test_public_ipv4_behind_nat64_is_public(v4: str, wrap: str) -> None:
+    assert public_address(WRAPPINGS[wrap](IPv4Address(v4)))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::", "::1", "fe80::1", "fc00::1", "fec0::1", "ff02::1", "2001:db8::1", "100::1"],
+)
+def test_non_public_ipv6(address: str) -> None:
+    assert not public_address(address)
+
+
+def test_public_ipv6() -> None:
+    assert public_address("2606:4700:4700::1111")
+
+
+# Vetting before connecting ----------------------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[socket.socket, int]]:
+    """A bare loopback socket: whether anything connected shows as an accept."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield server, server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def accepts(server: socket.socket) -> int:
+    server.settimeout(0.2)
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            return count
+        conn.close()
+        count += 1
+
+
+def resolving(
+    monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]]
+) -> list[str]:
+    """Stand in for DNS: each name in ``names`` resolves to its addresses;
+    returns the names asked for."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        if host in names:
+            return [
+                info
+                for address in names[host]
+                for info in real(address, port, *args, **kwargs)
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return asked
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["127.0.0.1"], ["8.8.8.8", "127.0.0.1"], ["::ffff:127.0.0.1", "127.0.0.1"]],
+)
+def test_a_name_resolving_inward_gets_no_handshake(
+    listener: tuple[socket.socket, int],
+    monkeypatch: pytest.MonkeyPatch,
+    addresses: list[str],
+) -> None:
+    server, port = listener
+    resolving(monkeypatch, {"media.resemble.ai": addresses})
+    with pytest.raises(SourceRejectedError, match="non-public"):
+        fetcher("*.resemble.ai").open(f"https://media.resemble.ai:{port}/x.wav")
+    assert accepts(server) == 0
+
+
+def test_callback_forwarding_gets_no_handshake_either(
+    listener: tuple[socket.socket, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any public host allowed (callbacks): the address is still vetted."""
+    server, port = listener
+    resolving(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
+    fetch = Fetcher(HostPolicy((), any_public_host=True), timeout=(2, 2))
+    with pytest.raises(SourceRejectedError, match="non-public"):
+        fetch.open(f"https://hooks.example.com:{port}/cb", method="POST", data=b"{}")
+    assert accepts(server) == 0
+
+
+def test_the_vetted_address_is_the_one_connected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """One resolution: the socket goes to the address vetted, while TLS and
+    ``Host`` keep the name (the certificate is checked against it)."""
+    import ssl
+
+    from werkzeug.serving import make_server
+
+    import flask_indox_media.fetch as fetch_module
+
+    cert, key = _self_signed(tmp_path, "media.resemble.ai")
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        seen.append(environ["HTTP_HOST"])
+        start_response("200 OK", [("Content-Type", "audio/wav")])
+        return [b"RIFF\0\0\0\0WAVE"]
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = make_server("127.0.0.1", 0, app, ssl_context=context)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_port
+    try:
+        # Loopback stands in for a public address here; DNS answers once.
+        monkeypatch.setattr(fetch_module, "public_address", lambda a: True)
+        asked = resolving(monkeypatch, {"media.resemble.ai": ["127.0.0.1"]})
+        fetch = fetcher("*.resemble.ai")
+        url = f"https://media.resemble.ai:{port}/x.wav"
+        with fetch.open(url, verify=cert) as response:
+            assert response.content.startswith(b"RIFF")
+        assert seen == [f"media.resemble.ai:{port}"]
+        assert asked.count("media.resemble.ai") == 1
+        resolving(monkeypatch, {"other.resemble.ai": ["127.0.0.1"]})
+        with pytest.raises(requests.exceptions.SSLError):
+            fetch.open(f"https://other.resemble.ai:{port}/x.wav", verify=cert)
+    finally:
+        server.shutdown()
+
+
+def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)

@@ -75,7 +75,12 @@ keys = st.builds(
 
 
 @pytest.mark.parametrize("which", sorted(BACKENDS))
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# No deadline: botocore's first presign (loading its models) takes ~300 ms.
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     key=keys,
     now=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2090, 1, 1)),

@@ -39,7 +39,9 @@ def rewrite(
     """
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than the parser recurses (a hostile
+        # upstream): the original bytes go out.
         return None
     found = extract(payload, kind)
     if not found:

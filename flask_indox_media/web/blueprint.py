@@ -12,6 +12,7 @@ from ..exceptions import IndoxMediaError, InvalidKeyPartError, RequestError
 from ..keys import validate_user_id
 from ..state import current_state
 from .errors import handle_error
+from .limits import check_json_body
 
 bp = Blueprint(
     "indox_media_gateway",
@@ -52,3 +53,7 @@ def _authenticate() -> None:
         g._indox_media_user = validate_user_id(user)
     except InvalidKeyPartError:
         raise RequestError(401, "this API key's user id cannot own assets") from None
+
+
+# After authentication: an unknown caller's body is never read.
+bp.before_request(check_json_body)

@@ -44,12 +44,16 @@ def read_token(token: str) -> tuple[str, str, str] | None:
     body, _, signature = token.removeprefix(_V1).partition(".")
     try:
         message = b64decode(body)
-        user, original, kind = json.loads(message)
-    except (ValueError, TypeError):
+    except ValueError:
         return None
     signer = _signer()
     verify = signer.verify_legacy if legacy else signer.verify
+    # Verified before parsing: only the gateway's own messages reach json.loads.
     if not verify(message, signature):
+        return None
+    try:
+        user, original, kind = json.loads(message)
+    except (ValueError, TypeError):
         return None
     return str(user), str(original), str(kind)
 
@@ -61,7 +65,7 @@ def substitute_callback(body: dict[str, Any], kind: str) -> None:
         body["callback_uri"] = callback_url(original, kind)
 
 
-@bp.route("/callbacks/<token>", methods=["POST"], tags=[CALLBACKS])
+@bp.route("/callbacks/<token>", methods=["POST"], merge_slashes=False, tags=[CALLBACKS])
 @bp.alt_response(
     200,
     schema=CALLBACK_PAYLOAD,

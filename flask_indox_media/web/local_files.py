@@ -47,4 +47,8 @@ def serve(key: str) -> ResponseReturnValue:
     disposition = request.args.get("response-content-disposition")
     if disposition:
         response.headers["Content-Disposition"] = disposition
+    # The bytes are the caller's: a browser must not sniff them into HTML
+    # (a WAV header followed by a page), nor run anything they carry.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

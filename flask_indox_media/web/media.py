@@ -101,7 +101,7 @@ def media_audio(asset_id: str) -> Response:
     return _redirect(own_asset(asset_id), download=request.args.get("download") == "1")
 
 
-@bp.route("/play/<token>", methods=["GET"], tags=[MEDIA])
+@bp.route("/play/<token>", methods=["GET"], merge_slashes=False, tags=[MEDIA])
 @bp.response(302, description="To a fresh presigned URL, or to Resemble's")
 @_not_found("Unknown or expired link, or the asset is gone")
 def play(token: str) -> Response:
