@@ -62,6 +62,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_FAILURE_TTL": 24 * 3600,
     # Operations
     "INDOX_MEDIA_CORS_ORIGINS": (),
+    "INDOX_MEDIA_METRICS_PATH": None,  # no /metrics route
 }
 
 
@@ -93,6 +94,8 @@ class Settings:
     job_retries: tuple[int, ...]
     failure_ttl: int
     cors_origins: tuple[str, ...]
+    #: Where the app serves the Prometheus metrics, or ``None``.
+    metrics_path: str | None
     #: Oldest first; the last one signs.
     signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
     resemble_api_key: str | None = field(default=None, repr=False)
@@ -332,6 +335,11 @@ def load_settings(
         failure_ttl=integer(config, "INDOX_MEDIA_FAILURE_TTL", 1),
         cors_origins=string_list(
             "INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]
+        ),
+        metrics_path=(
+            url_path(config, "INDOX_MEDIA_METRICS_PATH")
+            if config["INDOX_MEDIA_METRICS_PATH"]
+            else None
         ),
         signing_keys=_signing_keys(config),
         resemble_api_key=config["INDOX_MEDIA_RESEMBLE_API_KEY"] or None,
