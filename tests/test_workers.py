@@ -22,7 +22,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Queue
-from rq.registry import ScheduledJobRegistry
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from flask_indox_media.ops.worker import queue_names
 from flask_indox_media.testing import free_port
@@ -206,6 +207,43 @@ def test_name_and_logging_level_in_a_worker_process(
     assert f"indox-media worker {name} on indox-media, host" in done.stdout
     # rq's debug lines (on stdout, hidden at the default INFO):
     assert f"Worker {name}: registering birth" in done.stdout
+
+
+def test_stock_rq_worker_without_flask_app_fails_the_job_once(
+    queued: Flask, upstream: str, tmp_path: Path
+) -> None:
+    """Without FLASK_APP the job fails at once, naming it, and is not retried
+    (its retries are meant for a flaky upstream)."""
+    create_clip(queued.test_client())
+    rq_queue = queued.extensions["indox_media"].queue.rq
+    (job_id,) = rq_queue.get_job_ids()
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "--burst",
+            "--with-scheduler",
+            "-u",
+            str(queued.extensions["indox_media"].settings.redis_url),
+            rq_queue.name,
+        ],
+        env=environment(queued, upstream),
+        cwd=tmp_path,  # no wsgi.py or app.py for Flask to find
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    job = Job.fetch(job_id, connection=redis_of(queued))
+    assert job.get_status() == "failed"
+    assert job_id in FailedJobRegistry(queue=rq_queue).get_job_ids()
+    assert ScheduledJobRegistry(queue=rq_queue).get_job_ids() == []
+    assert rq_queue.count == 0
+    assert job.retries_left == 0  # none spent on a retry: none will be
+    message = job.latest_result().exc_string
+    assert "NoAppError" in message and "set FLASK_APP" in message
+    assert "flask --app yourapp indox-media worker" in message
 
 
 def three_clips(app: Flask) -> None:
