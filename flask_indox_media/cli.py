@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
-from rq import Worker
 
 from .exceptions import ConfigurationError, InvalidKeyPartError
 from .ops import bucket_rules
@@ -17,7 +16,7 @@ from .ops.backfill import backfill
 from .ops.doctor import checks
 from .ops.sweep import sweep
 from .ops.users import erase_user, export_user
-from .queue import JobQueue
+from .ops.worker import WorkerOptions, build_worker, metrics_server, run
 from .state import current_state
 from .storage.base import BucketRules
 
@@ -31,18 +30,75 @@ def _dumps(document: Any) -> str:
 
 
 @cli.command("worker")
-@click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker for the mirror queue, in the app's context, with the
-    scheduler (so retries with intervals run)."""
-    queue = current_state().queue
-    if not isinstance(queue, JobQueue):
-        raise click.ClickException(
-            "INDOX_MEDIA_REDIS_URL is not set: without Redis, mirroring runs in-process "
-            "and there is no queue to work."
-        )
-    click.echo(f"indox-media worker on queue {queue.name!r}")
-    Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
+@click.option(
+    "--queues",
+    "queues",
+    multiple=True,
+    metavar="NAMES",
+    help="Further queues to work too, repeatable or comma-separated, in priority "
+    "order; the extension's queue comes first unless listed.",
+)
+@click.option("--name", help="The worker's name (default: a unique one).")
+@click.option(
+    "--max-jobs", type=click.IntRange(min=1), help="Exit after this many jobs."
+)
+@click.option(
+    "--logging-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--worker-class",
+    default="rq.Worker",
+    show_default=True,
+    help="Dotted path of an RQ worker class, e.g. rq.SimpleWorker (no fork).",
+)
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run RQ's scheduler, which the retries with intervals need.",
+)
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Serve the Prometheus metrics of this worker's jobs on this port.",
+)
+def worker(
+    queues: tuple[str, ...],
+    name: str | None,
+    max_jobs: int | None,
+    logging_level: str,
+    worker_class: str,
+    with_scheduler: bool,
+    burst: bool,
+    metrics_port: int | None,
+) -> None:
+    """Run an RQ worker in the app's context on the mirror queue (and the
+    host's own queues), with the scheduler, so retries with intervals run."""
+    options = WorkerOptions(
+        queues=queues,
+        name=name,
+        worker_class=worker_class,
+        max_jobs=max_jobs,
+        logging_level=logging_level.upper(),
+        with_scheduler=with_scheduler,
+        burst=burst,
+    )
+    try:
+        rq_worker = build_worker(current_state(), options)
+        with metrics_server(metrics_port) as metrics_dir:
+            click.echo(
+                f"indox-media worker {rq_worker.name} on "
+                f"{', '.join(rq_worker.queue_names())}"
+                + (f"; metrics on :{metrics_port}" if metrics_port else "")
+                + (f" (PROMETHEUS_MULTIPROC_DIR={metrics_dir})" if metrics_dir else "")
+            )
+            run(rq_worker, options)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class Progress:

@@ -65,6 +65,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_FAILURE_TTL": 24 * 3600,
     # Operations
     "INDOX_MEDIA_CORS_ORIGINS": (),
+    "INDOX_MEDIA_METRICS_PATH": None,  # no /metrics route
 }
 
 
@@ -98,6 +99,8 @@ class Settings:
     job_retries: tuple[int, ...]
     failure_ttl: int
     cors_origins: tuple[str, ...]
+    #: Where the app serves the Prometheus metrics, or ``None``.
+    metrics_path: str | None
     #: Serve the OpenAPI document and its UI (on the extension's own Api only).
     openapi: bool = True
     #: Oldest first; the last one signs.
@@ -341,6 +344,11 @@ def load_settings(
         failure_ttl=integer(config, "INDOX_MEDIA_FAILURE_TTL", 1),
         cors_origins=string_list(
             "INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]
+        ),
+        metrics_path=(
+            url_path(config, "INDOX_MEDIA_METRICS_PATH")
+            if config["INDOX_MEDIA_METRICS_PATH"]
+            else None
         ),
         openapi=boolean(config["INDOX_MEDIA_OPENAPI"]),
         signing_keys=_signing_keys(config),

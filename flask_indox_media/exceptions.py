@@ -37,6 +37,15 @@ class ConfigurationError(IndoxMediaError):
         self.key = key
 
 
+class NoAppError(ConfigurationError):
+    """A job needs the Flask app and the worker has none: it was started by a
+    plain ``rq worker`` without ``FLASK_APP``. Raised in the job, which is then
+    failed for good rather than retried (a retry would meet the same worker)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, key="FLASK_APP")
+
+
 class RequestError(IndoxMediaError):
     """A request the gateway refuses: not authenticated, no such asset,
     malformed input...

@@ -30,7 +30,7 @@ from .storage.registry import (
     create_backends,
 )
 from .web import bp as gateway_blueprint
-from .web import local_files
+from .web import local_files, metrics_route
 from .web.blueprint import gateway_base
 from .web.openapi import prepare_api
 
@@ -118,6 +118,7 @@ class IndoxMedia:
             local.url_base = local_files.request_base_url
             app.register_blueprint(local_files.bp, url_prefix=local.url_prefix)
         self._register_api(app, settings.url_prefix, settings.openapi)
+        metrics_route.register(app, settings.metrics_path)
         app.cli.add_command(cli)
         metrics.install()
         _warn_risky(app, settings)

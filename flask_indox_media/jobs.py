@@ -4,7 +4,8 @@ imports this module to name a job.
 
 Each runs inside the host app's context: the one the worker pushed
 (``flask indox-media worker``), or else the app named by ``FLASK_APP`` (for a
-plain ``rq worker``), loaded once per process.
+plain ``rq worker``), loaded once per process. With neither, the job fails at
+once with :class:`~flask_indox_media.NoAppError`, and is not retried.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, has_app_context
-from flask.cli import ScriptInfo
+from flask.cli import NoAppException, ScriptInfo
+from rq import get_current_job
 
+from .exceptions import NoAppError
 from .mirror import download, forward
 from .mirror import replicate as replication
 from .ops.users import erase_user as erase
@@ -32,9 +35,28 @@ def app_state() -> Iterator[IndoxMediaState]:
         yield current_state()
         return
     if _loaded is None:
-        _loaded = ScriptInfo().load_app()
+        _loaded = _load_app()
     with _loaded.app_context():
         yield current_state()
+
+
+def _load_app() -> Flask:
+    try:
+        return ScriptInfo().load_app()
+    except NoAppException as exc:
+        job = get_current_job()
+        if job is not None:
+            # A misconfigured worker is not a flaky upstream: retrying would
+            # spend the retries on workers as app-less as this one. RQ reads
+            # this when the job fails, and sends it straight to the failed
+            # registry with the message below, from where `rq requeue` runs
+            # it (once, its retries gone) after the worker is fixed.
+            job.retries_left = 0
+        raise NoAppError(
+            "this job needs the Flask app, and the worker has none: set FLASK_APP "
+            "(e.g. FLASK_APP=yourapp:create_app rq worker ...), or run the worker "
+            f"with `flask --app yourapp indox-media worker` ({exc})"
+        ) from None
 
 
 def mirror_url(backend: str, key: str, source_url: str) -> dict[str, Any]:

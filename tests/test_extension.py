@@ -86,6 +86,7 @@ def test_init_app_later_and_many_apps(tmp_path: Path) -> None:
         ({"INDOX_MEDIA_RETENTION": {"tts": -1}}, "INDOX_MEDIA_RETENTION"),
         ({"INDOX_MEDIA_RETENTION": ["tts"]}, "INDOX_MEDIA_RETENTION"),
         ({"INDOX_MEDIA_URL_PREFIX": "api"}, "INDOX_MEDIA_URL_PREFIX"),
+        ({"INDOX_MEDIA_METRICS_PATH": "metrics"}, "INDOX_MEDIA_METRICS_PATH"),
         (
             {"INDOX_MEDIA_S3_ACCESS_KEY_ID": "only-half"},
             "INDOX_MEDIA_S3_SECRET_ACCESS_KEY",
