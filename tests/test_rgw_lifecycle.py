@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.realworld
 DAY = 10
 #: How long the test waits for the one-day class to go (RGW took 12-22 s).
 DEADLINE = 120
+PAGE = "https://app.example.com"
 #: Another team's rule, which ``apply`` must keep.
 FOREIGN_RULE = {
     "ID": "team-archive",
@@ -122,3 +123,23 @@ def wait_until_gone(backend: Any, key: str, not_before: datetime) -> datetime:
             return now
         time.sleep(0.5)
     pytest.fail(f"{key} was not deleted within {DEADLINE} s")
+
+
+def test_plans_are_in_sync_after_apply(
+    rgw: RGW, make_app: Callable[..., Flask]
+) -> None:
+    """RGW gives the bucket-wide rule back as ``"Prefix": ""`` instead of the
+    ``Filter`` it was written with; the plan must still see it in sync."""
+    app = make_app({**rgw_config(rgw, "r2"), "INDOX_MEDIA_CORS_ORIGINS": [PAGE]})
+    runner = app.test_cli_runner()
+    for command in ("lifecycle", "cors"):
+        applied = runner.invoke(args=["indox-media", command, "apply"])
+        assert applied.exit_code == 0 and "written" in applied.output
+        plan = runner.invoke(args=["indox-media", command, "plan"])
+        assert plan.exit_code == 0
+        assert "match the retention table" in plan.output, plan.output
+    stored = rgw.client().get_bucket_lifecycle_configuration(
+        Bucket=app.config["INDOX_MEDIA_R2_BUCKET"]
+    )["Rules"]
+    [bucket_wide] = [r for r in stored if "AbortIncompleteMultipartUpload" in r]
+    assert bucket_wide.get("Prefix") == "" and "Filter" not in bucket_wide
