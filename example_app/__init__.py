@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, abort, request
 
 from flask_indox_media import IndoxMedia
+from flask_indox_media.testing import audio_page_html
 
 #: Used only when neither the config nor the environment gives a key: the demo
 #: runs with no set-up. Never deploy with these.
@@ -62,4 +64,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         key = api_key_from_request()
         return app.config["API_KEYS"].get(key) if key else None
 
+    app.add_url_rule("/player", view_func=player)
     return app
+
+
+def player() -> str:
+    """``GET /player?src=<audio URL>``: a demo page with one
+    ``<audio crossorigin="anonymous">`` element playing ``src`` (an
+    ``audio_url``), to try browser playback and the CORS rules
+    (``flask indox-media cors apply``) from this app's origin. The URL is only
+    placed in the page (escaped), never fetched by the server."""
+    src = request.args.get("src", "")
+    if urlsplit(src).scheme not in ("http", "https"):
+        abort(400, "src must be an http(s) URL")
+    return audio_page_html(src, title="flask-indox-media player")

@@ -249,6 +249,20 @@ def r2_config(endpoint: str) -> dict[str, Any]:
     }
 
 
+def rgw_config(rgw: RGW, backend: str = "r2") -> dict[str, Any]:
+    """The ``r2`` or ``s3`` backend on a fresh bucket of an RGW, through the
+    endpoint override each backend reads (``INDOX_MEDIA_R2_ENDPOINT_URL``,
+    ``INDOX_MEDIA_S3_ENDPOINT_URL``)."""
+    name = backend.upper()
+    return {
+        "INDOX_MEDIA_STORAGE_BACKEND": backend,
+        f"INDOX_MEDIA_{name}_ENDPOINT_URL": rgw.endpoint,
+        f"INDOX_MEDIA_{name}_BUCKET": rgw.create_bucket(),
+        f"INDOX_MEDIA_{name}_ACCESS_KEY_ID": rgw.access_key,
+        f"INDOX_MEDIA_{name}_SECRET_ACCESS_KEY": rgw.secret_key,
+    }
+
+
 def create_clip(client: Any, headers: dict[str, str] = ALICE) -> dict[str, Any]:
     """Create a clip through the gateway (the fake answers with its audio URL);
     returns its ``item``."""

@@ -63,3 +63,18 @@ def test_key_parsing() -> None:
     app = create_app({"API_KEYS": {}})
     with app.test_request_context(headers={"Authorization": "Token token=abc"}):
         assert api_key_from_request() == "abc"
+
+
+def test_the_player_demo_page(config: dict[str, object]) -> None:
+    client = create_app(config).test_client()
+    src = "https://media.example.com/tts/a.wav?X-Amz-Signature=1&x=<b>"
+    page = client.get("/player", query_string={"src": src})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert 'crossorigin="anonymous"' in text
+    assert (
+        'src="https://media.example.com/tts/a.wav?X-Amz-Signature=1&amp;x=&lt;b&gt;"'
+        in text
+    )
+    for bad in ("", "javascript:alert(1)", "file:///etc/passwd"):
+        assert client.get("/player", query_string={"src": bad}).status_code == 400

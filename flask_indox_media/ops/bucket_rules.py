@@ -61,9 +61,26 @@ class Plan:
         return foreign + self.desired
 
 
+def _comparable(rule: dict[str, Any]) -> dict[str, Any]:
+    # Servers spell a prefix filter differently: Ceph RGW gives a rule written
+    # with Filter {"Prefix": ""} back as the legacy top-level "Prefix": "", and
+    # an empty Filter means the same. Compared as written, such a rule would
+    # show as changed after every apply.
+    rule = dict(rule)
+    if "Prefix" in rule and "Filter" not in rule:
+        rule["Filter"] = {"Prefix": rule.pop("Prefix")}
+    if rule.get("Filter") == {}:
+        rule["Filter"] = {"Prefix": ""}
+    return rule
+
+
 def _plan(current: list[dict[str, Any]], desired: list[dict[str, Any]]) -> Plan:
     plan = Plan(current, desired)
-    ours = {r["ID"]: r for r in current if str(r.get("ID", "")).startswith(RULE_PREFIX)}
+    ours = {
+        r["ID"]: _comparable(r)
+        for r in current
+        if str(r.get("ID", "")).startswith(RULE_PREFIX)
+    }
     wanted = {r["ID"]: r for r in desired}
     plan.added = sorted(set(wanted) - set(ours))
     plan.removed = sorted(set(ours) - set(wanted))

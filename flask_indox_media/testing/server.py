@@ -6,7 +6,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,9 @@ class _QuietHandler(WSGIRequestHandler):
 def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free port of ``host``; yields the base URL
     (``http://127.0.0.1:PORT``) and stops the server on exit."""
-    server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
+    server = make_server(
+        host, 0, _closing(app), threaded=True, request_handler=_QuietHandler
+    )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -33,6 +35,27 @@ def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def _closing(app: Any) -> Any:
+    # Werkzeug's development server reads what is left of the request before
+    # it closes the answer; when the client has reset the connection (a
+    # browser cancelling a media load does) that read raises and close() is
+    # skipped, leaking e.g. the file of a send_file answer. A generator's
+    # finally runs when it is exhausted or dropped, so the answer is closed.
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        return _close_after(app(environ, start_response))
+
+    return wrapped
+
+
+def _close_after(answer: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        yield from answer
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
 
 
 def free_port() -> int:

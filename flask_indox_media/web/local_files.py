@@ -8,10 +8,12 @@ from flask.typing import ResponseReturnValue
 from ..exceptions import IndoxMediaError, InvalidKeyPartError, RequestError
 from ..state import current_state
 from ..storage.local import LocalBackend
+from .cors import add_cors_headers
 from .errors import handle_error
 
 bp = Blueprint("indox_media_local", __name__)
 bp.register_error_handler(IndoxMediaError, handle_error)
+bp.after_request(add_cors_headers)
 
 
 def request_base_url() -> str | None:
