@@ -29,16 +29,12 @@ from .storage.registry import (
     configured,
     create_backends,
 )
-from .web import bp as gateway_blueprint
 from .web import local_files, metrics_route
 from .web.blueprint import gateway_base
-from .web.openapi import prepare_api
+from .web.host_api import GatewayRegistration, find_api
 
 logger = logging.getLogger("flask_indox_media")
 logger.addHandler(logging.NullHandler())
-
-#: Swagger UI's scripts, when the extension serves the document itself.
-SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
 def _warn_risky(app: Flask, settings: Settings) -> None:
@@ -61,10 +57,13 @@ class IndoxMedia:
 
     :param app: the app to register with now, or ``None`` to call
         :meth:`init_app` later.
-    :param api: the host's flask-smorest ``Api`` to register the gateway
-        blueprint with (initialized first). Without one, an ``Api`` is created on
-        the app, with ``API_TITLE``, ``API_VERSION`` and ``OPENAPI_VERSION``
-        defaulted.
+    :param api: the flask-smorest ``Api`` to register the gateway blueprint
+        with. Without it, the one ``Api`` already initialized on the app is used
+        (several: :exc:`ConfigurationError`); with none, the registration waits
+        for the app's first app context, then uses the ``Api`` initialized by
+        then or creates one, with ``API_TITLE``, ``API_VERSION`` and
+        ``OPENAPI_VERSION`` defaulted. See
+        :mod:`flask_indox_media.web.host_api`.
     :param clock: returns the current aware UTC time (for tests).
     """
 
@@ -89,13 +88,16 @@ class IndoxMedia:
         the routes and commands.
 
         :raises RuntimeError: the extension is already registered on ``app``.
-        :raises ConfigurationError: a key is missing or invalid (it is named).
+        :raises ConfigurationError: a key is missing or invalid (it is named), or
+            the app has several flask-smorest ``Api`` objects and none was given.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "IndoxMedia is already registered on this app; create one IndoxMedia "
                 "per app, or call init_app once."
             )
+        # Before anything is registered: a host with two Apis fails cleanly.
+        find_api(app, self.api)
         # Validated here, not lazily, so a bad setting fails at start-up rather
         # than at the first request. Backends named by dotted path are loaded
         # first: their keys are known keys too.
@@ -117,7 +119,7 @@ class IndoxMedia:
         if isinstance(local, LocalBackend):
             local.url_base = local_files.request_base_url
             app.register_blueprint(local_files.bp, url_prefix=local.url_prefix)
-        self._register_api(app, settings.url_prefix, settings.openapi)
+        GatewayRegistration(self.api, settings.url_prefix, settings.openapi).start(app)
         metrics_route.register(app, settings.metrics_path)
         app.cli.add_command(cli)
         metrics.install()
@@ -128,23 +130,6 @@ class IndoxMedia:
             settings.storage_backend_source,
             ", ".join(backends),
         )
-
-    def _register_api(self, app: Flask, url_prefix: str, serve_docs: bool) -> None:
-        api = self.api
-        if api is None:
-            app.config.setdefault("API_TITLE", "Resemble gateway")
-            app.config.setdefault("API_VERSION", "v1")
-            app.config.setdefault("OPENAPI_VERSION", "3.0.3")
-            if serve_docs:
-                # setdefault: a host's own OPENAPI_* settings win.
-                app.config.setdefault("OPENAPI_URL_PREFIX", url_prefix)
-                app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-                app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-                app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_URL)
-            api = Api(app)
-        # The schema converter must be in place before the views are documented.
-        prepare_api(api)
-        api.register_blueprint(gateway_blueprint, url_prefix=url_prefix)
 
     def identity_loader(
         self, callback: Callable[[], str | None]

@@ -48,7 +48,8 @@ def until(check: Callable[[], Any], seconds: float, what: Callable[[], str]) -> 
     while time.monotonic() < deadline:
         try:
             result = check()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not up yet, or busy with its first request on a loaded machine.
             result = None
         if result:
             return result
@@ -108,7 +109,7 @@ def honcho(procfile_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         # Any answer will do (``/`` is a 404): gunicorn is up.
         until(
-            lambda: requests.get(url + "/", timeout=2) is not None,
+            lambda: requests.get(url + "/", timeout=10) is not None,
             60,
             lambda: "gunicorn to listen\n" + log.read_text(),
         )
