@@ -126,7 +126,9 @@ def test_links_survive_a_key_rotation_and_garbage_is_404(
         "ü",
         "1.ü.ü",
         "1.",
-        token[:-1] + ("x" if token[-1] != "x" else "y"),
+        # A character inside the signature (the last one carries two spare
+        # bits that base64 ignores).
+        token[:-10] + ("A" if token[-10] != "A" else "B") + token[-9:],
         token.replace("1.", "2.", 1),
         "x" * 400,
     ):
