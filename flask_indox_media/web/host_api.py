@@ -25,11 +25,10 @@ from flask_smorest import Api
 from flask_smorest.spec import openapi_cli
 
 from ..exceptions import ConfigurationError
+from . import docs_assets
 from .blueprint import bp
+from .docs_assets import ASSETS_PATH, assets_url
 from .openapi import prepare_api
-
-#: Swagger UI's scripts, when the extension serves the document itself.
-SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
 def host_apis(app: Flask) -> dict[str, Any]:
@@ -69,7 +68,9 @@ def create_api(app: Flask, url_prefix: str, serve_docs: bool) -> Any:
         app.config.setdefault("OPENAPI_URL_PREFIX", url_prefix)
         app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
         app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-        app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_URL)
+        # Swagger UI's files from this package, not a CDN: the UI works offline.
+        app.config.setdefault("OPENAPI_SWAGGER_UI_URL", assets_url(url_prefix))
+        app.register_blueprint(docs_assets.bp, url_prefix=url_prefix + ASSETS_PATH)
     return Api(app)
 
 
