@@ -37,10 +37,21 @@ def app_state() -> Iterator[IndoxMediaState]:
         yield current_state()
 
 
-def mirror_url(backend: str, key: str, source_url: str) -> dict[str, Any]:
-    """Download ``source_url`` into ``key`` on ``backend`` (no-op if present)."""
+def mirror_url(
+    backend: str, key: str, source_url: str, claim: str | None = None
+) -> dict[str, Any]:
+    """Download ``source_url`` into ``key`` on ``backend`` (no-op if present),
+    then mark its ``claim`` mirrored."""
     with app_state() as state:
-        return download.mirror_url(state, backend, key, source_url)
+        return download.mirror_url(state, backend, key, source_url, claim)
+
+
+def store_audio(
+    backend: str, key: str, audio: str, content_type: str
+) -> dict[str, Any]:
+    """Store inline audio (base64 ``audio``) the request could not."""
+    with app_state() as state:
+        return download.store_audio(state, backend, key, audio, content_type)
 
 
 def forward_callback(url: str, body: str) -> int:
