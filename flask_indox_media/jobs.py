@@ -9,6 +9,7 @@ plain ``rq worker``), loaded once per process.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,7 +33,8 @@ def app_state() -> Iterator[IndoxMediaState]:
         yield current_state()
         return
     if _loaded is None:
-        _loaded = ScriptInfo().load_app()
+        # ScriptInfo alone ignores FLASK_APP (flask's CLI passes it in).
+        _loaded = ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
     with _loaded.app_context():
         yield current_state()
 
