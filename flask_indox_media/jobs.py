@@ -75,5 +75,6 @@ def erase_user(user_id: str) -> dict[str, Any]:
         return {
             "deleted": sum(result.deleted.values()),
             "cancelled_jobs": result.cancelled_jobs,
+            "forgotten_claims": result.forgotten_claims,
             "remaining": len(result.remaining),
         }

@@ -269,7 +269,12 @@ def test_erase_user_as_a_job(make_gateway: Callable[..., Flask], redis_db: str) 
     job = app.extensions["indox_media"].queue.rq.enqueue(jobs.erase_user, "carol")
     work(app)
     job.refresh()
-    assert job.return_value() == {"deleted": 1, "cancelled_jobs": 0, "remaining": 0}
+    assert job.return_value() == {
+        "deleted": 1,
+        "cancelled_jobs": 0,
+        "forgotten_claims": 0,
+        "remaining": 0,
+    }
     assert keys(app, "local") == []
 
 
