@@ -108,6 +108,8 @@ class IndoxWorker(Worker):
         self.sole_consumer = sole_consumer
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's start-up, then a dead predecessor's scheduler lock released
+        and (as sole consumer) its abandoned jobs retried."""
         super().bootstrap(*args, **kwargs)
         # In the parent, before the scheduler starts (work() calls this first).
         self.release_dead_scheduler_locks()
@@ -115,6 +117,8 @@ class IndoxWorker(Worker):
             self.retry_abandoned()
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, always with a scheduler (mirror retries are
+        scheduled jobs)."""
         kwargs["with_scheduler"] = True
         return bool(super().work(*args, **kwargs))
 
@@ -148,6 +152,8 @@ class IndoxWorker(Worker):
             )
 
     def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, after releasing a dead scheduler's lock; then
+        storing jobs that failed transiently are re-run."""
         # RQ only tries to take a free lock here; a dead holder's would block
         # it until its TTL (a minute) runs out.
         self.release_dead_scheduler_locks()
@@ -156,6 +162,7 @@ class IndoxWorker(Worker):
             requeue_transient(queue, STORING_JOBS, min_age=REQUEUE_AFTER)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """RQ's job heartbeat TTL, 45 s shorter (35 s at least)."""
         # RQ's is the monitoring interval (30 s) + 60: 45 s still covers a
         # beat every 30 s, and an abandoned job is noticed sooner.
         return max(

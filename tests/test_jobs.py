@@ -451,6 +451,12 @@ def test_a_response_costs_the_same_redis_round_trips_whatever_its_assets(
             with redis_round_trips() as trips:
                 rewrite(state, _clip_list(f"n{n}-", n), "clip", "alice")
             mirrored[n] = trips[0]
+        lost = _clip_list("lost-", 10)
+        rewrite(state, lost, "clip", "alice")
+        queue_of(queued).empty()  # the jobs are gone, their claims stay
+        with redis_round_trips() as trips:
+            rewrite(state, lost, "clip", "alice")  # + one HEAD per asset
+        assert trips[0] == 5  # claims, keys, job states, discard (none), enqueue
     assert first == {1: 2, 10: 2, 100: 2}
     assert seen == {1: 3, 10: 3, 100: 3}
     assert mirrored == {1: 2, 10: 2, 100: 2}
