@@ -257,17 +257,20 @@ def test_erase_with_redis_down_is_a_typed_error_and_deletes_nothing(
 
 
 def test_doctor_warns_when_the_queue_redis_does_not_persist(
-    make_gateway: Callable[..., Flask], redis_db: str, redis_aof: RedisProcess
+    make_gateway: Callable[..., Flask], redis_aof: RedisProcess
 ) -> None:
-    def persistence(url: str) -> tuple[str, str]:
-        state = make_gateway({"INDOX_MEDIA_REDIS_URL": url}).extensions["indox_media"]
+    state = make_gateway({"INDOX_MEDIA_REDIS_URL": redis_aof.url}).extensions[
+        "indox_media"
+    ]
+
+    def persistence() -> tuple[str, str]:
         found = next(c for c in checks(state) if c.name == "redis persistence")
         return found.status, found.detail
 
-    assert persistence(redis_db) == ("warn", "neither AOF nor RDB is on")
-    assert persistence(redis_aof.url) == ("ok", "append-only file on")
-    Redis.from_url(redis_db).config_set("save", "60 1")
-    try:
-        assert persistence(redis_db)[0] == "ok"
-    finally:
-        Redis.from_url(redis_db).config_set("save", "")
+    assert persistence() == ("ok", "append-only file on")
+    redis = Redis.from_url(redis_aof.url)
+    redis.config_set("appendonly", "no")
+    assert persistence() == ("warn", "neither AOF nor RDB is on")
+    redis.config_set("save", "60 1")  # snapshots go to the test's folder
+    assert persistence()[0] == "ok"
+    redis.close()
