@@ -21,6 +21,20 @@ from .exceptions import InvalidKeyPartError, InvalidTokenError
 from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z
 from .tokens import ASSET_ID, TokenSigner, b64decode, b64encode
 
+#: ``mirror_status``: this answer arranged the mirror (a job will store it).
+SCHEDULED = "scheduled"
+#: ``mirror_status``: the object is stored.
+MIRRORED = "mirrored"
+#: ``mirror_status``: a job from an earlier answer is queued, running or retrying.
+PENDING = "pending"
+#: ``mirror_status``: the mirror failed for good (no retry helps): no ``audio_url``.
+FAILED = "failed"
+#: ``mirror_status``: the mirror could not be arranged now (Redis, or Redis
+#: and storage, unreachable): no ``audio_url``; a later poll arranges it.
+UNMIRRORED = "unmirrored"
+#: ``mirror_status`` values whose asset has an ``audio_url``.
+LINKED = frozenset({SCHEDULED, MIRRORED, PENDING})
+
 #: Ids start with this; what follows tells the format apart.
 ID_PREFIX = "ast_"
 _V1 = "1."
@@ -153,8 +167,21 @@ class AssetSchema(Schema):
     audio_url = fields.String(
         allow_none=True,
         metadata={
-            "description": "Presigned URL of the object, valid INDOX_MEDIA_PRESIGN_TTL (1 hour)"
+            "description": "Presigned URL of the object, valid INDOX_MEDIA_PRESIGN_TTL "
+            "(1 hour); null when mirror_status is unmirrored or failed (use "
+            "resemble_url then)"
         },
+    )
+    mirror_status = fields.String(
+        metadata={
+            "description": "Proxied answers: where the copy in the bucket stands. "
+            "scheduled: this answer arranged it (in the bucket within 2 minutes "
+            "of any fault clearing); pending: arranged by an earlier answer, "
+            "still on its way; mirrored: stored; failed: the source can never "
+            "be copied (audio_url null); unmirrored: could not be arranged now "
+            "(Redis unreachable; audio_url null; poll again later)",
+            "enum": [SCHEDULED, PENDING, MIRRORED, FAILED, UNMIRRORED],
+        }
     )
     expires_at = _UTC(
         allow_none=True,

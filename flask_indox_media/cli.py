@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .exceptions import ConfigurationError, InvalidKeyPartError
+from .exceptions import ConfigurationError, IndoxMediaError, InvalidKeyPartError
 from .ops import bucket_rules
 from .ops.backfill import backfill
 from .ops.doctor import checks
@@ -50,7 +50,7 @@ def _dumps(document: Any) -> str:
 )
 @click.option(
     "--worker-class",
-    default="rq.Worker",
+    default="flask_indox_media.worker.IndoxWorker",
     show_default=True,
     help="Dotted path of an RQ worker class, e.g. rq.SimpleWorker (no fork).",
 )
@@ -233,6 +233,10 @@ def erase_user_command(user_id: str, dry_run: bool) -> None:
         )
     except InvalidKeyPartError as exc:
         raise click.BadParameter(str(exc), param_hint="USER_ID") from None
+    except IndoxMediaError as exc:  # Redis or storage down
+        raise click.ClickException(
+            f"{exc}; re-run when it is back (erasing is idempotent)"
+        ) from None
     progress.done()
     verb = "would delete" if dry_run else "deleted"
     for (name, prefix), count in sorted(result.deleted.items()):
@@ -264,6 +268,8 @@ def export_user_command(user_id: str, output: str | None) -> None:
         document = _dumps(export_user(current_state(), user_id))
     except InvalidKeyPartError as exc:
         raise click.BadParameter(str(exc), param_hint="USER_ID") from None
+    except IndoxMediaError as exc:
+        raise click.ClickException(str(exc)) from None
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(document + "\n")

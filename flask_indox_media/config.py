@@ -61,8 +61,10 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_MAX_ASSET_BYTES": 500 * MiB,
     "INDOX_MEDIA_MAX_UPLOAD_BYTES": 500 * MiB,
     "INDOX_MEDIA_JOB_TIMEOUT": 600,
-    "INDOX_MEDIA_JOB_RETRIES": (10, 30, 120, 600),
+    # Each gap under 2 minutes: the mirror promise (docs/reliability.rst).
+    "INDOX_MEDIA_JOB_RETRIES": (10, 30, 60, 90),
     "INDOX_MEDIA_FAILURE_TTL": 24 * 3600,
+    "INDOX_MEDIA_MAX_INLINE_JOB_BYTES": 16 * MiB,
     # Operations
     "INDOX_MEDIA_CORS_ORIGINS": (),
     "INDOX_MEDIA_METRICS_PATH": None,  # no /metrics route
@@ -98,6 +100,7 @@ class Settings:
     job_timeout: int
     job_retries: tuple[int, ...]
     failure_ttl: int
+    max_inline_job_bytes: int
     cors_origins: tuple[str, ...]
     #: Where the app serves the Prometheus metrics, or ``None``.
     metrics_path: str | None
@@ -342,6 +345,7 @@ def load_settings(
         job_timeout=integer(config, "INDOX_MEDIA_JOB_TIMEOUT", 1),
         job_retries=_job_retries(config),
         failure_ttl=integer(config, "INDOX_MEDIA_FAILURE_TTL", 1),
+        max_inline_job_bytes=integer(config, "INDOX_MEDIA_MAX_INLINE_JOB_BYTES", 0),
         cors_origins=string_list(
             "INDOX_MEDIA_CORS_ORIGINS", config["INDOX_MEDIA_CORS_ORIGINS"]
         ),

@@ -10,6 +10,7 @@ once with :class:`~flask_indox_media.NoAppError`, and is not retried.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,7 +43,8 @@ def app_state() -> Iterator[IndoxMediaState]:
 
 def _load_app() -> Flask:
     try:
-        return ScriptInfo().load_app()
+        # ScriptInfo alone ignores FLASK_APP (flask's CLI passes it in).
+        return ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
     except NoAppException as exc:
         job = get_current_job()
         if job is not None:
@@ -59,10 +61,21 @@ def _load_app() -> Flask:
         ) from None
 
 
-def mirror_url(backend: str, key: str, source_url: str) -> dict[str, Any]:
-    """Download ``source_url`` into ``key`` on ``backend`` (no-op if present)."""
+def mirror_url(
+    backend: str, key: str, source_url: str, claim: str | None = None
+) -> dict[str, Any]:
+    """Download ``source_url`` into ``key`` on ``backend`` (no-op if present),
+    then mark its ``claim`` mirrored."""
     with app_state() as state:
-        return download.mirror_url(state, backend, key, source_url)
+        return download.mirror_url(state, backend, key, source_url, claim)
+
+
+def store_audio(
+    backend: str, key: str, audio: str, content_type: str
+) -> dict[str, Any]:
+    """Store inline audio (base64 ``audio``) the request could not."""
+    with app_state() as state:
+        return download.store_audio(state, backend, key, audio, content_type)
 
 
 def forward_callback(url: str, body: str) -> int:
@@ -84,5 +97,6 @@ def erase_user(user_id: str) -> dict[str, Any]:
         return {
             "deleted": sum(result.deleted.values()),
             "cancelled_jobs": result.cancelled_jobs,
+            "forgotten_claims": result.forgotten_claims,
             "remaining": len(result.remaining),
         }

@@ -7,17 +7,18 @@ retries, timeout and TTLs from the settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry, Worker
+from rq import Queue, Retry, Worker, get_current_job
 from rq.command import send_stop_job_command
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import (
     DeferredJobRegistry,
@@ -35,6 +36,50 @@ logger = logging.getLogger("flask_indox_media")
 #: How long a finished job's result is kept.
 RESULT_TTL = 3600
 _DONE = (JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.STOPPED)
+#: The job meta key that says a failure is permanent (no re-run helps).
+PERMANENT = "indox_permanent"
+#: :meth:`JobQueue.job_states` of a job that failed for good, permanently.
+FAILED_PERMANENTLY = "permanent"
+
+
+def mark_permanent(reason: str) -> None:
+    """From inside a job: its failure is permanent, so neither a re-poll nor
+    the worker's maintenance re-runs it. A no-op outside an RQ job."""
+    job = get_current_job()
+    if job is not None:
+        job.meta[PERMANENT] = reason
+        job.save_meta()  # type: ignore[no-untyped-call]
+
+
+def requeue_transient(queue: Queue, funcs: Collection[str], *, min_age: float) -> int:
+    """Re-run the failed jobs of ``funcs`` in ``queue`` whose failure was not
+    permanent, failed at least ``min_age`` seconds ago, and were first
+    enqueued less than their ``failure_ttl`` ago (so a job is retried every
+    maintenance round while its fault lasts, for a day by default, not
+    forever). Returns how many.
+    """
+    registry = FailedJobRegistry(queue=queue)
+    current = datetime.now(UTC)
+    requeued = 0
+    for job in Job.fetch_many(registry.get_job_ids(), connection=queue.connection):
+        if job is None or job.func_name not in funcs or job.meta.get(PERMANENT):
+            continue
+        ended, created = job.ended_at, job.created_at
+        if ended is not None and (current - _aware(ended)).total_seconds() < min_age:
+            continue
+        lifetime = job.failure_ttl or 0
+        if (current - _aware(created)).total_seconds() > lifetime:
+            continue
+        try:
+            registry.requeue(job)
+        except InvalidJobOperation:
+            continue  # someone else requeued or deleted it meanwhile
+        requeued += 1
+    return requeued
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -74,7 +119,11 @@ class JobQueue:
     """Jobs in an RQ queue on Redis.
 
     :ivar rq: the ``rq.Queue`` (for workers and inspection).
+    :ivar durable: a job enqueued here survives a failure of the request
+        (it is retried later), unlike :class:`InlineQueue`'s.
     """
+
+    durable = True
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -169,6 +218,39 @@ class JobQueue:
             return None
         return ("failed" if status == JobStatus.FAILED else "pending"), job.kwargs
 
+    def job_states(self, job_ids: Sequence[str]) -> list[str | None]:
+        """Each job's RQ status (``"queued"``, ``"started"``, ``"failed"``...),
+        :data:`FAILED_PERMANENTLY` for a permanent failure, ``None`` when
+        there is no such job. One round trip, whatever their number.
+
+        :raises QueueError: Redis failed.
+        """
+        with redis_errors():
+            jobs = Job.fetch_many(job_ids, connection=self.redis)
+        out: list[str | None] = []
+        for job in jobs:
+            if job is None:
+                out.append(None)
+                continue
+            status = job.get_status(refresh=False)
+            permanent = status == JobStatus.FAILED and job.meta.get(PERMANENT)
+            out.append(FAILED_PERMANENTLY if permanent else str(status.value))
+        return out
+
+    def discard(self, job_ids: Sequence[str]) -> None:
+        """Delete these jobs (and their registry entries), so ids can be
+        enqueued afresh.
+
+        :raises QueueError: Redis failed.
+        """
+        with redis_errors():
+            jobs = [j for j in Job.fetch_many(job_ids, connection=self.redis) if j]
+            if jobs:
+                pipe = self.redis.pipeline()
+                for job in jobs:
+                    job.delete(pipeline=pipe)
+                pipe.execute()
+
     def cancel(self, job_id: str) -> None:
         """Drop the job, wherever it is."""
         job = self._fetch(job_id)
@@ -226,6 +308,7 @@ class InlineQueue:
 
     name = None
     redis = None
+    durable = False
 
     def __repr__(self) -> str:
         return "<InlineQueue>"
@@ -259,6 +342,12 @@ class InlineQueue:
 
     def status(self, job_id: str) -> tuple[str, Mapping[str, Any]] | None:
         return None
+
+    def job_states(self, job_ids: Sequence[str]) -> list[str | None]:
+        return [None] * len(job_ids)
+
+    def discard(self, job_ids: Sequence[str]) -> None:
+        pass
 
     def cancel(self, job_id: str) -> None:
         pass

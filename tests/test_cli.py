@@ -14,7 +14,7 @@ import pytest
 import requests
 from flask import Flask
 
-from flask_indox_media import jobs
+from flask_indox_media import IndoxMediaError, jobs
 from flask_indox_media.testing import wav_bytes
 from tests.conftest import ALICE, create_clip, make_bucket, r2_config, work
 
@@ -269,7 +269,12 @@ def test_erase_user_as_a_job(make_gateway: Callable[..., Flask], redis_db: str) 
     job = app.extensions["indox_media"].queue.rq.enqueue(jobs.erase_user, "carol")
     work(app)
     job.refresh()
-    assert job.return_value() == {"deleted": 1, "cancelled_jobs": 0, "remaining": 0}
+    assert job.return_value() == {
+        "deleted": 1,
+        "cancelled_jobs": 0,
+        "forgotten_claims": 0,
+        "remaining": 0,
+    }
     assert keys(app, "local") == []
 
 
@@ -439,3 +444,29 @@ def test_doctor_reports_a_missing_bucket(
         and "-> check INDOX_MEDIA_S3_BUCKET" in result.output
     )
     assert "[warn] queue" in result.output
+
+
+def test_erase_and_export_with_redis_or_storage_down_are_clean_errors(
+    make_app: Callable[..., Flask],
+) -> None:
+    from flask_indox_media.testing import free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    no_redis = make_app({"INDOX_MEDIA_REDIS_URL": f"redis://{dead}/0"})
+    no_storage = make_app(
+        {
+            "INDOX_MEDIA_R2_ENDPOINT_URL": f"http://{dead}",
+            "INDOX_MEDIA_R2_BUCKET": "gone",
+            "INDOX_MEDIA_R2_ACCESS_KEY_ID": "testing",
+            "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": "testing",
+        }
+    )
+    for app, command in (
+        (no_redis, "erase-user"),
+        (no_storage, "erase-user"),
+        (no_storage, "export-user"),
+    ):
+        result = app.test_cli_runner().invoke(args=["indox-media", command, "alice"])
+        assert result.exit_code == 1, result.output
+        assert "Error:" in result.output and "Traceback" not in result.output
+        assert not isinstance(result.exception, IndoxMediaError)

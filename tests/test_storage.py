@@ -240,3 +240,47 @@ def test_backend_pickles_without_its_client(aws: None, tmp_path: Path) -> None:
     backend.put("tts/u/a.wav", io.BytesIO(b"x"), content_type="audio/wav")
     clone = pickle.loads(pickle.dumps(backend))
     assert clone.exists("tts/u/a.wav")
+
+
+def test_one_client_per_process_shared_by_threads_rebuilt_after_fork() -> None:
+    """Building a boto3 client costs ~100 ms: threads share the process's one
+    (boto3 clients are thread-safe); a forked child builds its own."""
+    import os
+    import threading
+
+    backend = S3Backend(
+        "s3",
+        bucket="b",
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        access_key_id="a",
+        secret_access_key="b",
+    )
+    seen: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def grab() -> None:
+        barrier.wait()  # all at once: the first use races
+        seen.append(id(backend.client))
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 8 and set(seen) == {id(backend.client)}
+    parent_client = backend.client
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a new client, and the same one on a second call
+        try:
+            child = backend.client
+            ok = child is not parent_client and backend.client is child
+            os.write(write_end, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 1) == b"1"
+    os.close(read_end)
+    assert backend.client is parent_client

@@ -1,12 +1,21 @@
 """Claims: the key an upstream asset got when first seen, so repeated polls of
 one job give one object and one job. Redis ``SET NX`` shared by every process,
-or a dict without Redis (development, one process)."""
+or a dict without Redis (development, one process).
+
+A claim's value is ``backend|key``, and ``backend|key|mirrored`` once its
+object is known to be stored (so a poll of a mirrored asset checks nothing
+more). Each user's claims are listed in a sorted set (score: when the claim
+expires), so erasing a user or deleting one asset forgets them too.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from redis import Redis
@@ -20,10 +29,51 @@ if TYPE_CHECKING:
 
 #: Redis keys of claims start with this.
 CLAIM_PREFIX = "indox-media:asset:"
+#: Each user's sorted set of claim names (score: expiry, epoch seconds).
+USER_CLAIMS_PREFIX = "indox-media:user-claims:"
+#: The suffix of a claim whose object is stored.
+MIRRORED = "|mirrored"
 _AUDIO_EXTENSIONS = {"wav", "mp3", "ogg", "opus", "flac", "m4a", "webm", "mp4", "aac"}
+
+# Compare and set in one step: GET then SET would race an erase.
+_MARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+end
+return false
+"""
 
 #: ``(identity, value, ttl in seconds or None)``.
 Claim = tuple[str, str, int | None]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a found item is stored as.
+
+    :ivar new: the key was fixed by this call (its mirror is to be arranged).
+    :ivar name: the claim's name (``None``: the item has no identity, so it
+        is always new).
+    :ivar mirrored: the claim says the object is stored.
+    """
+
+    asset: Asset
+    new: bool
+    name: str | None = None
+    mirrored: bool = False
+
+
+def claim_value(asset: Asset, *, mirrored: bool = False) -> str:
+    """The value of ``asset``'s claim."""
+    return f"{asset.backend}|{asset.key}" + (MIRRORED if mirrored else "")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _split(value: str) -> tuple[str, bool]:
+    return value.removesuffix(MIRRORED), value.endswith(MIRRORED)
 
 
 class RedisClaims:
@@ -31,20 +81,36 @@ class RedisClaims:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._mark = redis.register_script(_MARK)
 
-    def claim(self, claims: Sequence[Claim]) -> list[tuple[str, bool]]:
+    def claim(
+        self, claims: Sequence[Claim], user_id: str | None = None
+    ) -> list[tuple[str, bool]]:
         """For each claim: ``(value, True)`` if the identity is new, else
         ``(the value it got first, False)``. Two round trips at most, whatever
-        the number of claims.
+        the number of claims; with ``user_id`` each claim is also listed
+        under the user (in the same round trip).
 
         :raises QueueError: Redis failed.
         """
         names = [CLAIM_PREFIX + identity for identity, _, _ in claims]
+        now = time.time()
         with redis_errors():
             pipe = self._redis.pipeline(transaction=False)
             for name, (_, value, ttl) in zip(names, claims, strict=True):
                 pipe.set(name, value, nx=True, ex=ttl)
-            created = pipe.execute()
+            if user_id is not None:
+                index = USER_CLAIMS_PREFIX + user_id
+                pipe.zadd(
+                    index,
+                    {
+                        n: math.inf if ttl is None else now + ttl
+                        for n, (_, _, ttl) in zip(names, claims, strict=True)
+                    },
+                    nx=True,
+                )
+                pipe.zremrangebyscore(index, 0, now)  # expired claims
+            created = pipe.execute()[: len(names)]
             taken = [name for name, ok in zip(names, created, strict=True) if not ok]
             stored = (
                 dict(zip(taken, self._redis.mget(taken), strict=True)) if taken else {}
@@ -55,10 +121,51 @@ class RedisClaims:
             if ok or first is None:  # None: it expired in between, so ours is new
                 out.append((value, True))
             else:
-                out.append(
-                    (first.decode() if isinstance(first, bytes) else str(first), False)
-                )
+                out.append((_text(first), False))
         return out
+
+    def mark_mirrored(self, name: str, asset: Asset) -> None:
+        """Record that ``asset``'s object is stored, if the claim still names
+        it (never a claim made afresh for a new key after an erase). One
+        round trip.
+
+        :raises QueueError: Redis failed.
+        """
+        with redis_errors():
+            self._mark(
+                keys=[name],
+                args=[claim_value(asset), claim_value(asset, mirrored=True)],
+            )
+
+    def forget(self, user_id: str, keys: Collection[str] | None = None) -> int:
+        """Delete ``user_id``'s claims (only those naming one of ``keys``, if
+        given), so a later poll of the same upstream asset gets a new key and
+        a new mirror. Returns how many were deleted.
+
+        :raises QueueError: Redis failed.
+        """
+        index = USER_CLAIMS_PREFIX + user_id
+        with redis_errors():
+            names = [_text(n) for n in self._redis.zrange(index, 0, -1)]
+            if not names:
+                return 0
+            if keys is not None:
+                values = self._redis.mget(names)
+                names = [
+                    n
+                    for n, v in zip(names, values, strict=True)
+                    if v is not None and _split(_text(v))[0].partition("|")[2] in keys
+                ]
+                if not names:
+                    return 0
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(*names)
+            if keys is None:
+                pipe.delete(index)
+            else:
+                pipe.zrem(index, *names)
+            deleted: int = pipe.execute()[0]
+        return deleted
 
 
 class MemoryClaims:
@@ -66,14 +173,42 @@ class MemoryClaims:
 
     def __init__(self) -> None:
         self._memory: dict[str, str] = {}
+        self._users: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
-    def claim(self, claims: Sequence[Claim]) -> list[tuple[str, bool]]:
+    def claim(
+        self, claims: Sequence[Claim], user_id: str | None = None
+    ) -> list[tuple[str, bool]]:
         with self._lock:
-            return [
-                (self._memory.setdefault(i, v), self._memory[i] == v)
-                for i, v, _ in claims
-            ]
+            out = []
+            for identity, value, _ in claims:
+                name = CLAIM_PREFIX + identity
+                first = self._memory.setdefault(name, value)
+                if user_id is not None:
+                    self._users.setdefault(user_id, set()).add(name)
+                out.append((first, first == value))
+            return out
+
+    def mark_mirrored(self, name: str, asset: Asset) -> None:
+        with self._lock:
+            if self._memory.get(name) == claim_value(asset):
+                self._memory[name] = claim_value(asset, mirrored=True)
+
+    def forget(self, user_id: str, keys: Collection[str] | None = None) -> int:
+        with self._lock:
+            names = self._users.get(user_id, set())
+            doomed = {
+                n
+                for n in names
+                if n in self._memory
+                and (
+                    keys is None or _split(self._memory[n])[0].partition("|")[2] in keys
+                )
+            }
+            for name in doomed:
+                del self._memory[name]
+            names -= doomed
+            return len(doomed)
 
 
 def guess_extension(url: str) -> str:
@@ -83,35 +218,41 @@ def guess_extension(url: str) -> str:
     return suffix if suffix in _AUDIO_EXTENSIONS else "wav"
 
 
+def fresh(state: IndoxMediaState, item: Found, user_id: str) -> Asset:
+    """A new key for ``item`` (nothing is claimed)."""
+    ext = item.media_type.extension if item.media_type else guess_extension(item.value)
+    return state.catalog.new(item.rule.asset_class, user_id, ext)
+
+
 def claim(
     state: IndoxMediaState, found: Sequence[Found], user_id: str, route_id: str | None
-) -> list[tuple[Asset, bool]]:
+) -> list[Claimed]:
     """The asset each found item is stored as, and whether it is new: a new
-    key, or the one its upstream identity got when first seen."""
+    key, or the one its upstream identity got when first seen.
+
+    :raises QueueError: Redis failed (nothing is known then).
+    """
     catalog = state.catalog
-    results: list[tuple[Asset, bool] | None] = []
+    results: list[Claimed | None] = []
     claims: list[Claim] = []
     for item in found:
-        ext = (
-            item.media_type.extension
-            if item.media_type
-            else guess_extension(item.value)
-        )
-        fresh = catalog.new(item.rule.asset_class, user_id, ext)
+        asset = fresh(state, item, user_id)
         identity = item.identity(user_id, route_id)
         if identity is None:
-            results.append((fresh, True))
+            results.append(Claimed(asset, True))
             continue
         days = catalog.classes[item.rule.asset_class].retention_days
         ttl = (days + 1) * 86400 if days is not None else None
-        claims.append((identity, f"{fresh.backend}|{fresh.key}", ttl))
+        claims.append((identity, claim_value(asset), ttl))
         results.append(None)
-    claimed = iter(state.claims.claim(claims) if claims else [])
+    claimed = iter(state.claims.claim(claims, user_id) if claims else [])
+    names = iter(CLAIM_PREFIX + identity for identity, _, _ in claims)
     out = []
     for result in results:
         if result is None:
             value, new = next(claimed)
-            backend, _, key = value.partition("|")
-            result = (catalog.from_key(backend, key), new)
+            location, mirrored = _split(value)
+            backend, _, key = location.partition("|")
+            result = Claimed(catalog.from_key(backend, key), new, next(names), mirrored)
         out.append(result)
     return out

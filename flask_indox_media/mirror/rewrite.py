@@ -1,23 +1,49 @@
 """The response hook: the rewritten JSON of a Resemble answer, each asset's
-fields (``asset_id``, ``audio_url``, ``expires_at``, ``resemble_url``) added
-next to its audio, and its mirror scheduled."""
+fields (``asset_id``, ``audio_url``, ``expires_at``, ``resemble_url``,
+``mirror_status``) added next to its audio, and its mirror arranged.
+
+Failure semantics (docs/reliability.rst): the answer always goes out (the
+caller's audio is Resemble's); an asset whose mirror could not be arranged
+says ``mirror_status: "unmirrored"`` with ``audio_url: null``, and a later
+poll arranges it.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..assets import Asset
+from ..assets import (
+    ASSET_SCHEMA,
+    LINKED,
+    MIRRORED,
+    SCHEDULED,
+    UNMIRRORED,
+    Asset,
+)
+from ..exceptions import QueueError, StorageError
 from ..signals import asset_detected
-from .claims import claim
+from . import heal
+from .claims import Claimed, claim, fresh
 from .detect import Found, extract
-from .download import schedule, store_inline
+from .download import Mirror, schedule, store_inline, store_later
 
 if TYPE_CHECKING:
     from ..state import IndoxMediaState
 
+logger = logging.getLogger("flask_indox_media")
+
 #: The fields every asset gains.
-ADDED_FIELDS = ("asset_id", "asset_class", "audio_url", "expires_at", "resemble_url")
+ADDED_FIELDS = (
+    "asset_id",
+    "asset_class",
+    "audio_url",
+    "expires_at",
+    "resemble_url",
+    "mirror_status",
+)
 
 
 def rewrite(
@@ -32,10 +58,9 @@ def rewrite(
 
     Each asset's key is fixed now, so ``audio_url`` is presigned before the
     object exists; the mirror runs in a job (at once without Redis). Inline
-    audio is uploaded now: the bytes are already here.
-
-    :raises QueueError: Redis failed.
-    :raises StorageError: inline audio could not be stored.
+    audio is uploaded now: the bytes are already here (in a job carrying
+    them when the storage fails). Redis or storage failures never fail the
+    answer: they show in each asset's ``mirror_status``.
     """
     try:
         payload = json.loads(body)
@@ -46,30 +71,116 @@ def rewrite(
     found = extract(payload, kind)
     if not found:
         return None
-    mirrors: list[tuple[Asset, str]] = []
-    inline: list[tuple[Asset, Found]] = []
-    for item, (asset, new) in zip(
-        found, claim(state, found, user_id, route_id), strict=True
-    ):
+    for item in found:
         asset_detected.send(
             state, kind=kind, asset_class=item.rule.asset_class, user_id=user_id
         )
-        item.container.update(
-            state.catalog.describe(
-                asset, resemble_url=None if item.inline else item.value
-            )
-        )
-        if item.inline:
-            inline.append((asset, item))
-        elif new:
-            # Seen before: its job was enqueued then (a failure of it stays in
-            # RQ's failed registry, to re-run).
-            mirrors.append((asset, item.value))
-    # One batch, before any inline upload, so a failing upload cannot leave
-    # claimed assets without their job.
-    schedule(state, mirrors)
-    for asset, item in inline:
-        store_inline(state, asset, item)
-        if state.settings.strip_inline_audio:
+    try:
+        claimed: list[Claimed] | None = claim(state, found, user_id, route_id)
+    except QueueError as exc:
+        # Nothing was claimed, so a poll after Redis is back finds the asset
+        # new and arranges its mirror then.
+        logger.warning("indox-media: no claims (%s): answering unmirrored", exc)
+        claimed = None
+    if claimed is None:
+        assets: list[Asset | None] = [
+            fresh(state, item, user_id) if item.inline else None for item in found
+        ]
+        statuses = [UNMIRRORED] * len(found)
+    else:
+        assets = [c.asset for c in claimed]
+        statuses = _arrange_urls(state, found, claimed)
+    for i, item in enumerate(found):
+        asset = assets[i]
+        if item.inline and asset is not None:
+            statuses[i] = _store_inline(state, asset, item, durable=claimed is not None)
+        item.container.update(_fields(state, item, asset, statuses[i]))
+        if item.inline and state.settings.strip_inline_audio and statuses[i] in LINKED:
+            # Unmirrored inline audio stays: it is the caller's only copy.
             del item.container[item.field]
     return json.dumps(payload).encode()
+
+
+def _arrange_urls(
+    state: IndoxMediaState, found: Sequence[Found], claimed: Sequence[Claimed]
+) -> list[str]:
+    """Each URL asset's ``mirror_status``, its job enqueued if new or lost
+    (inline assets: ``""``, decided later)."""
+    statuses = [""] * len(found)
+    todo: list[int] = []
+    seen: list[int] = []
+    for i, (item, c) in enumerate(zip(found, claimed, strict=True)):
+        if item.inline:
+            continue
+        if c.new:
+            todo.append(i)
+        elif c.mirrored:
+            statuses[i] = MIRRORED
+        else:
+            seen.append(i)
+    if seen:
+        try:
+            verdicts = heal.check(state, [claimed[i] for i in seen])
+        except QueueError as exc:
+            logger.warning("indox-media: mirror states unknown (%s)", exc)
+            verdicts = [UNMIRRORED] * len(seen)
+        for i, verdict in zip(seen, verdicts, strict=True):
+            if verdict == heal.LOST:
+                todo.append(i)
+            else:
+                statuses[i] = verdict
+    mirrors: list[Mirror] = [
+        (claimed[i].asset, found[i].value, claimed[i].name) for i in todo
+    ]
+    try:
+        schedule(state, mirrors)
+        arranged = SCHEDULED
+    except QueueError as exc:
+        # The claims exist without jobs: the next poll finds them lost.
+        logger.warning("indox-media: mirrors not scheduled (%s)", exc)
+        arranged = UNMIRRORED
+    for i in todo:
+        statuses[i] = arranged
+    return statuses
+
+
+def _store_inline(
+    state: IndoxMediaState, asset: Asset, item: Found, *, durable: bool
+) -> str:
+    try:
+        store_inline(state, asset, item)
+        return MIRRORED
+    except StorageError as exc:
+        logger.warning("indox-media: inline audio not stored now (%s)", exc)
+    if not durable:
+        return UNMIRRORED  # Redis is down too
+    try:
+        return SCHEDULED if store_later(state, asset, item) else UNMIRRORED
+    except QueueError as exc:
+        logger.warning("indox-media: inline audio not scheduled (%s)", exc)
+        return UNMIRRORED
+
+
+def _fields(
+    state: IndoxMediaState, item: Found, asset: Asset | None, status: str
+) -> dict[str, Any]:
+    resemble_url = None if item.inline else item.value
+    if asset is None:
+        # Never claimed: no id, since no object will ever be under its key.
+        unclaimed: dict[str, Any] = ASSET_SCHEMA.dump(
+            {
+                "asset_class": item.rule.asset_class,
+                "audio_url": None,
+                "resemble_url": resemble_url,
+                "mirror_status": status,
+            }
+        )
+        return unclaimed
+    fields = state.catalog.describe(
+        asset, resemble_url=resemble_url, mirror_status=status
+    )
+    if status not in LINKED:
+        # Never a link that would 404 for good.
+        fields["audio_url"] = None
+        fields["playback_url"] = None
+    return fields

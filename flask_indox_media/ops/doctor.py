@@ -10,6 +10,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import requests
+from redis import Redis
+from redis.exceptions import RedisError, ResponseError
 
 from ..exceptions import IndoxMediaError
 from ..queue import JobQueue
@@ -149,6 +151,7 @@ def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
         yield Check("redis", "FAIL", str(exc), "check INDOX_MEDIA_REDIS_URL")
         return
     yield Check("redis", "ok", f"reachable; {waiting} job(s) waiting")
+    yield _persistence(queue.redis)
     yield (
         Check("workers", "ok", f"{len(workers)} alive on {queue.name!r}")
         if workers
@@ -169,6 +172,42 @@ def _queue_checks(state: IndoxMediaState) -> Iterator[Check]:
             f"inspect with `rq info`, re-run with `rq requeue --all --queue {queue.name}`",
         )
     )
+
+
+_PERSIST_FIX = (
+    "turn on the append-only file (appendonly yes, appendfsync everysec) or "
+    "RDB snapshots (save 60 1): a Redis restart otherwise loses every queued "
+    "mirror and claim (see the reliability docs)"
+)
+
+
+def _persistence(redis: Redis) -> Check:
+    """Whether the queue's Redis keeps its data across a restart."""
+    try:
+        aof = str(redis.info("persistence").get("aof_enabled", 0)) == "1"
+        try:
+            rdb = bool(str(redis.config_get("save").get("save", "")).strip())
+        except ResponseError:  # CONFIG disabled (managed Redis)
+            rdb = None
+    except RedisError as exc:
+        return Check("redis persistence", "warn", f"unknown: {exc}", _PERSIST_FIX)
+    if aof:
+        return Check("redis persistence", "ok", "append-only file on")
+    if rdb:
+        return Check(
+            "redis persistence",
+            "ok",
+            "RDB snapshots only (a crash loses the writes since the last one; "
+            "polls heal those)",
+        )
+    if rdb is None:
+        return Check(
+            "redis persistence",
+            "warn",
+            "no append-only file; snapshots unknown (CONFIG is disabled)",
+            _PERSIST_FIX,
+        )
+    return Check("redis persistence", "warn", "neither AOF nor RDB is on", _PERSIST_FIX)
 
 
 def _upstream(state: IndoxMediaState) -> str:

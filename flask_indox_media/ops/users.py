@@ -22,6 +22,8 @@ class EraseResult:
     deleted: Counter[tuple[str, str]]
     cancelled_jobs: int
     remaining: list[str]
+    #: Claims deleted, so re-polled upstream assets get new keys and mirrors.
+    forgotten_claims: int = 0
 
 
 def _owned_by(user_id: str, state: IndoxMediaState) -> Any:
@@ -45,10 +47,24 @@ def erase_user(
 ) -> EraseResult:
     """Delete every object of ``user_id`` under every prefix (permanent ones
     included) on every configured backend, after cancelling the user's pending
-    mirror jobs, then list again to verify nothing is left."""
+    mirror jobs and deleting the user's claims, then list again to verify
+    nothing is left.
+
+    Safe to run again after a failure: Redis work comes first (nothing is
+    deleted if Redis is down), then the objects.
+
+    :raises InvalidKeyPartError: ``user_id`` is unsafe.
+    :raises QueueError: Redis failed (nothing was deleted).
+    :raises StorageError: a backend failed (run it again).
+    """
     validate_user_id(user_id)
     catalog = state.catalog
-    cancelled = 0 if dry_run else state.queue.cancel_jobs(_owned_by(user_id, state))
+    cancelled = forgotten = 0
+    if not dry_run:
+        cancelled = state.queue.cancel_jobs(_owned_by(user_id, state))
+        # Without this a re-poll of an erased clip would get its old key back,
+        # and self-healing would mirror it there again.
+        forgotten = state.claims.forget(user_id)
     deleted: Counter[tuple[str, str]] = Counter()
     for name, backend in catalog.backends.items():
 
@@ -67,7 +83,7 @@ def erase_user(
     remaining = (
         [] if dry_run else [f.info.key for f in catalog.iter_user_assets(user_id)]
     )
-    return EraseResult(deleted, cancelled, remaining)
+    return EraseResult(deleted, cancelled, remaining, forgotten)
 
 
 def export_user(state: IndoxMediaState, user_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from werkzeug.utils import ImportStringError, import_string
 from .. import metrics
 from ..exceptions import ConfigurationError
 from ..queue import JobQueue
+from ..worker import IndoxWorker
 
 if TYPE_CHECKING:
     from ..state import IndoxMediaState
@@ -35,7 +36,7 @@ class WorkerOptions:
 
     queues: tuple[str, ...] = ()
     name: str | None = None
-    worker_class: str = "rq.Worker"
+    worker_class: str = "flask_indox_media.worker.IndoxWorker"
     max_jobs: int | None = None
     logging_level: str = "INFO"
     with_scheduler: bool = True
@@ -85,7 +86,10 @@ def build_worker(state: IndoxMediaState, options: WorkerOptions) -> BaseWorker:
         queue.rq if name == queue.name else Queue(name, connection=queue.redis)
         for name in queue_names(queue.name, options.queues)
     ]
-    return cls(queues, connection=queue.redis, name=options.name)
+    worker = cls(queues, connection=queue.redis, name=options.name)
+    if isinstance(worker, IndoxWorker):
+        worker.force_scheduler = options.with_scheduler
+    return worker
 
 
 def run(worker: BaseWorker, options: WorkerOptions) -> bool:

@@ -42,6 +42,16 @@ TRANSFER_DEFAULTS = {
 }
 
 
+class _Shared:
+    """The boto3 session, client and presigner of one process."""
+
+    def __init__(self, pid: int, session: Any, client: Any) -> None:
+        self.pid = pid
+        self.session = session
+        self.client = client
+        self.presigner: FastPresigner | None = None
+
+
 class TransferOptions(TypedDict):
     multipart_threshold: int
     multipart_chunksize: int
@@ -64,7 +74,8 @@ def transfer_options(config: Mapping[str, Any]) -> TransferOptions:
 class S3Backend(BucketRulesMixin, StorageBackend):
     """Objects in an S3 bucket, through boto3.
 
-    The client is created lazily, once per thread and process, and dropped when
+    The client is created lazily, once per process, shared by its threads
+    (boto3 clients are thread-safe), rebuilt in a forked child, and dropped when
     the backend is pickled.
     """
 
@@ -94,7 +105,9 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         self.upload_concurrency = upload_concurrency
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
+        self._shared: _Shared | None = None
 
     config_defaults: ClassVar[Mapping[str, Any]] = {
         "INDOX_MEDIA_S3_BUCKET": None,
@@ -145,12 +158,14 @@ class S3Backend(BucketRulesMixin, StorageBackend):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_local"]
+        del state["_lock"], state["_shared"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
+        self._shared = None
 
     def botocore_config(self) -> Config:
         return Config(
@@ -166,25 +181,34 @@ class S3Backend(BucketRulesMixin, StorageBackend):
             response_checksum_validation="when_required",
         )
 
-    def _state(self) -> Any:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            session = boto3.session.Session(
-                aws_access_key_id=self._access_key_id,
-                aws_secret_access_key=self._secret_access_key,
-                region_name=self.region,
-            )
-            local.client = session.client(
-                "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
-            )
-            local.session = session
-            local.presigner = None
-            local.pid = os.getpid()
-        return local
+    def _state(self) -> _Shared:
+        shared = self._shared
+        pid = os.getpid()
+        if shared is not None and shared.pid == pid:
+            return shared
+        # A forked child must not share its parent's sockets; and one client
+        # per process rather than per thread: building one costs ~100 ms, which
+        # each new werkzeug thread would otherwise pay.
+        if self._lock_pid != pid:
+            # A lock held by a parent's thread at fork time stays held here.
+            self._lock, self._lock_pid = threading.Lock(), pid
+        with self._lock:
+            shared = self._shared
+            if shared is None or shared.pid != pid:
+                session = boto3.session.Session(
+                    aws_access_key_id=self._access_key_id,
+                    aws_secret_access_key=self._secret_access_key,
+                    region_name=self.region,
+                )
+                client = session.client(
+                    "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
+                )
+                shared = self._shared = _Shared(pid, session, client)
+        return shared
 
     @property
     def client(self) -> Any:
-        """This thread's boto3 S3 client."""
+        """This process's boto3 S3 client (shared by its threads)."""
         return self._state().client
 
     def _fail(

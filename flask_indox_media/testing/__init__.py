@@ -15,7 +15,13 @@ from .browser import (
 )
 from .fake_resemble import FakeResemble
 from .rgw import RGW, RGWStartError, RGWUnavailableError, rgw_available, rgw_server
-from .server import free_port, redis_server, serve_process, serve_wsgi
+from .server import (
+    RedisProcess,
+    free_port,
+    redis_server,
+    serve_process,
+    serve_wsgi,
+)
 
 __all__ = [
     "AudioError",
@@ -25,6 +31,7 @@ __all__ = [
     "RGW",
     "RGWStartError",
     "RGWUnavailableError",
+    "RedisProcess",
     "audio_bytes",
     "audio_page_html",
     "chromium",

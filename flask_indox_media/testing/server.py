@@ -65,44 +65,91 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{proc.args!r} did not start listening on {port}"
+                ) from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def serve_process(argv: list[str], port: int, *, timeout: float = 30) -> Iterator[None]:
     """Run ``argv`` (a server that will listen on ``port``), wait until it
     accepts connections, and terminate it on exit."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{argv[0]} did not start listening on {port}"
-                    ) from None
-                time.sleep(0.05)
+        _wait_listening(proc, port, timeout)
         yield
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+class RedisProcess:
+    """A redis-server of its own on a fixed loopback port that a test can kill
+    (``SIGKILL``: no goodbye, no final save) and start again on the same port.
+
+    :param aof_dir: keep an append-only file (``appendfsync always``) in this
+        folder, so a restart finds every acknowledged write; ``None`` keeps
+        nothing on disk (a restart starts empty).
+    """
+
+    def __init__(
+        self, binary: str = "redis-server", *, aof_dir: str | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        self.argv += ["--save", ""]
+        if aof_dir is None:
+            self.argv += ["--appendonly", "no"]
+        else:
+            self.argv += ["--appendonly", "yes", "--appendfsync", "always"]
+            self.argv += ["--dir", aof_dir]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        """Start it (again) and wait until it accepts connections."""
+        proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._proc = proc
+        _wait_listening(proc, self.port, timeout)
+
+    def kill(self) -> None:
+        """Kill it at once (``SIGKILL``), as a crash or an OOM kill would."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(10)
+            self._proc = None
+
+    def stop(self) -> None:
+        """Terminate it cleanly."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+
+
 @contextmanager
-def redis_server(binary: str = "redis-server") -> Iterator[str]:
-    """A redis-server of its own on a free loopback port, keeping nothing on
-    disk; yields its URL."""
-    port = free_port()
-    argv = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    with serve_process(argv, port):
-        yield f"redis://127.0.0.1:{port}/0"
+def redis_server(
+    binary: str = "redis-server", *, aof_dir: str | None = None
+) -> Iterator[str]:
+    """A redis-server of its own on a free loopback port; yields its URL.
+
+    :param aof_dir: persist with an append-only file in this folder (see
+        :class:`RedisProcess`); by default nothing is kept on disk.
+    """
+    server = RedisProcess(binary, aof_dir=aof_dir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -156,11 +156,14 @@ def list_media(
 def delete_media(asset_id: str) -> None:
     """Delete one of the caller's assets.
 
-    On every configured backend; its pending mirror is cancelled.
+    On every configured backend; its pending mirror is cancelled and its
+    claim forgotten (a later poll of the same Resemble asset mirrors it anew,
+    under a new id, rather than healing the deleted one back).
     """
     asset = own_asset(asset_id)
     state = current_state()
     if state.catalog.locate(asset) is None and pending(state, asset) is None:
         raise RequestError(404, "no such asset")
     cancel(state, asset)
+    state.claims.forget(asset.user_id, [asset.key])
     state.catalog.delete(asset)
