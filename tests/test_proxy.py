@@ -106,6 +106,18 @@ def test_bad_input_is_422(client: FlaskClient) -> None:
     assert "text" in response.get_json()["errors"]["json"]
 
 
+@pytest.mark.parametrize("wrapped", [5, "x", ["voice_uuid", "v"], True])
+def test_a_clips_fields_must_be_an_object(
+    client: FlaskClient, fake: Any, wrapped: Any
+) -> None:
+    response = client.post(
+        f"{P}/projects/p/clips", json={"fields": wrapped}, headers=ALICE
+    )
+    assert response.status_code == 422
+    assert "fields" in response.get_json()["errors"]["json"]
+    assert not any(r["path"].endswith("/clips") for r in fake.received)
+
+
 def test_response_without_audio_passes_byte_for_byte(
     client: FlaskClient, upstream: str
 ) -> None:

@@ -44,6 +44,7 @@ from .responses import (
 )
 from .schemas import (
     AudioArgs,
+    ClipArgs,
     DesignArgs,
     EditArgs,
     FieldsArgs,
@@ -355,7 +356,7 @@ def get_watermark_detection(job_id: str) -> Response:
 
 
 @bp.route("/projects/<project_uuid>/clips", methods=["POST"], tags=[CLIPS])
-@bp.arguments(Open)
+@bp.arguments(ClipArgs)
 @relays(ResembleClipAnswer)
 def create_clip(args: dict[str, Any], project_uuid: str) -> Response:
     """Create a clip in a project.

@@ -28,6 +28,12 @@ class FieldsArgs(Open):
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)
 
 
+class ClipArgs(Open):
+    """A clip's fields, flat or wrapped in ``fields`` (an object, if given)."""
+
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
+
+
 class VoiceArgs(Open):
     name = fields.String(required=True)
 
