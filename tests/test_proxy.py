@@ -353,6 +353,28 @@ def test_input_audio_from_a_disallowed_host_is_422(
     assert not any(r["path"] == "/api/v2/audio_enhancements" for r in fake.received)
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "//[x", "https://a\uff03b/x.wav"])
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/enhance", lambda url: {"audio_url": url}),
+        ("/stt", lambda url: {"audio_url": url}),
+        ("/watermark/apply", lambda url: {"audio_url": url}),
+        ("/voices/v/recordings", lambda url: {"fields": {"audio_url": url}}),
+    ],
+    ids=["enhance", "stt", "watermark", "recording"],
+)
+def test_a_malformed_audio_url_is_422(
+    client: FlaskClient, fake: Any, url: str, route: str, body: Any
+) -> None:
+    """Refused before a storage backend is asked whether the URL is its own
+    (urlsplit raises on these)."""
+    response = client.post(f"{P}{route}", json=body(url), headers=ALICE)
+    assert response.status_code == 422
+    assert "audio_url" in json.dumps(response.get_json()["errors"])
+    assert not fake.received
+
+
 def test_malicious_upstream_urls_are_never_fetched(
     make_app: Callable[..., Flask], tmp_path: Any
 ) -> None:

@@ -3,7 +3,19 @@ Resemble: it may accept options this table does not name."""
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from urllib.parse import urlsplit
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+
+def audio_source(value: str) -> None:
+    """Validate an ``audio_url``: an ``asset_id`` or a URL that parses. A
+    malformed one (``http://[::1``) is refused here, before the storage
+    backends are asked whether it is theirs."""
+    try:
+        urlsplit(value)
+    except ValueError:
+        raise ValidationError("not a URL or an asset_id") from None
 
 
 class Open(Schema):
@@ -50,7 +62,7 @@ class PromoteArgs(Open):
 
 
 class AudioArgs(Open):
-    audio_url = fields.String(required=True)
+    audio_url = fields.String(required=True, validate=audio_source)
 
 
 class SttArgs(AudioArgs):
