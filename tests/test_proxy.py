@@ -375,6 +375,29 @@ def test_a_malformed_audio_url_is_422(
     assert not fake.received
 
 
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/voice-design/d/promote", '{"candidate_index": 0, "name": "\\ud800"}'),
+        ("/edit", '{"audio_url": "am_x", "voice_uuid": "\\udfff"}'),
+        ("/edit", '{"audio_url": "am_x", "\\ud800": "x"}'),
+        ("/voices/v/recordings", '{"fields": {"audio_url": "am_x", "n": ["\\ud800"]}}'),
+        ("/tts/synthesize", '{"voice_uuid": "v", "text": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_is_422(
+    client: FlaskClient, fake: Any, route: str, body: str
+) -> None:
+    """JSON may escape one; it cannot be sent on as UTF-8 (in a form field or
+    a multipart part it was a 500)."""
+    response = client.post(
+        f"{P}{route}", data=body, content_type="application/json", headers=ALICE
+    )
+    assert response.status_code == 422
+    assert "lone surrogate" in response.get_data(as_text=True)
+    assert not fake.received
+
+
 def test_malicious_upstream_urls_are_never_fetched(
     make_app: Callable[..., Flask], tmp_path: Any
 ) -> None:

@@ -3,9 +3,11 @@ Resemble: it may accept options this table does not name."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 
 def audio_source(value: str) -> None:
@@ -18,9 +20,44 @@ def audio_source(value: str) -> None:
         raise ValidationError("not a URL or an asset_id") from None
 
 
+def _is_utf8(value: Any) -> bool:
+    """Whether every string in ``value`` (keys too, at any depth) encodes as
+    UTF-8; walked without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 class Open(Schema):
     class Meta:
         unknown = INCLUDE  # Resemble's further options pass through
+
+    @pre_load
+    def _utf8_only(self, data: Any, **kwargs: Any) -> Any:
+        # JSON may escape a lone surrogate ("\ud800"); such text cannot be
+        # sent on as UTF-8 (a form field, a multipart part), so it is refused.
+        if isinstance(data, Mapping):
+            bad = {
+                str(key).encode(errors="replace").decode(): [
+                    "not valid Unicode text (a lone surrogate)"
+                ]
+                for key, value in data.items()
+                if not _is_utf8(key) or not _is_utf8(value)
+            }
+            if bad:
+                raise ValidationError(bad)
+        return data
 
 
 class PageArgs(Open):
