@@ -106,6 +106,18 @@ def test_bad_input_is_422(client: FlaskClient) -> None:
     assert "text" in response.get_json()["errors"]["json"]
 
 
+@pytest.mark.parametrize("wrapped", [5, "x", ["voice_uuid", "v"], True])
+def test_a_clips_fields_must_be_an_object(
+    client: FlaskClient, fake: Any, wrapped: Any
+) -> None:
+    response = client.post(
+        f"{P}/projects/p/clips", json={"fields": wrapped}, headers=ALICE
+    )
+    assert response.status_code == 422
+    assert "fields" in response.get_json()["errors"]["json"]
+    assert not any(r["path"].endswith("/clips") for r in fake.received)
+
+
 def test_response_without_audio_passes_byte_for_byte(
     client: FlaskClient, upstream: str
 ) -> None:
@@ -339,6 +351,51 @@ def test_input_audio_from_a_disallowed_host_is_422(
         assert response.status_code == 422
         assert response.get_json()["errors"]["audio_url"]
     assert not any(r["path"] == "/api/v2/audio_enhancements" for r in fake.received)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "//[x", "https://a\uff03b/x.wav"])
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/enhance", lambda url: {"audio_url": url}),
+        ("/stt", lambda url: {"audio_url": url}),
+        ("/watermark/apply", lambda url: {"audio_url": url}),
+        ("/voices/v/recordings", lambda url: {"fields": {"audio_url": url}}),
+    ],
+    ids=["enhance", "stt", "watermark", "recording"],
+)
+def test_a_malformed_audio_url_is_422(
+    client: FlaskClient, fake: Any, url: str, route: str, body: Any
+) -> None:
+    """Refused before a storage backend is asked whether the URL is its own
+    (urlsplit raises on these)."""
+    response = client.post(f"{P}{route}", json=body(url), headers=ALICE)
+    assert response.status_code == 422
+    assert "audio_url" in json.dumps(response.get_json()["errors"])
+    assert not fake.received
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/voice-design/d/promote", '{"candidate_index": 0, "name": "\\ud800"}'),
+        ("/edit", '{"audio_url": "am_x", "voice_uuid": "\\udfff"}'),
+        ("/edit", '{"audio_url": "am_x", "\\ud800": "x"}'),
+        ("/voices/v/recordings", '{"fields": {"audio_url": "am_x", "n": ["\\ud800"]}}'),
+        ("/tts/synthesize", '{"voice_uuid": "v", "text": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_is_422(
+    client: FlaskClient, fake: Any, route: str, body: str
+) -> None:
+    """JSON may escape one; it cannot be sent on as UTF-8 (in a form field or
+    a multipart part it was a 500)."""
+    response = client.post(
+        f"{P}{route}", data=body, content_type="application/json", headers=ALICE
+    )
+    assert response.status_code == 422
+    assert "lone surrogate" in response.get_data(as_text=True)
+    assert not fake.received
 
 
 def test_malicious_upstream_urls_are_never_fetched(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
+from marshmallow import ValidationError
 
 from ..exceptions import RequestError
 from ..state import current_state
@@ -44,6 +45,7 @@ from .responses import (
 )
 from .schemas import (
     AudioArgs,
+    ClipArgs,
     DesignArgs,
     EditArgs,
     FieldsArgs,
@@ -53,6 +55,7 @@ from .schemas import (
     SttArgs,
     SynthesizeArgs,
     VoiceArgs,
+    audio_source,
 )
 
 # Text-to-speech ------------------------------------------------------------
@@ -148,6 +151,14 @@ def create_recording(args: dict[str, Any], voice_uuid: str) -> Response:
             "fields.audio_url is required",
             errors={"fields": {"audio_url": ["required"]}},
         )
+    try:
+        audio_source(audio_url)
+    except ValidationError as exc:
+        raise RequestError(
+            422,
+            "fields.audio_url is not a URL",
+            errors={"fields": {"audio_url": exc.messages}},
+        ) from None
     form = {k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()}
     return call(
         "recording",
@@ -355,7 +366,7 @@ def get_watermark_detection(job_id: str) -> Response:
 
 
 @bp.route("/projects/<project_uuid>/clips", methods=["POST"], tags=[CLIPS])
-@bp.arguments(Open)
+@bp.arguments(ClipArgs)
 @relays(ResembleClipAnswer)
 def create_clip(args: dict[str, Any], project_uuid: str) -> Response:
     """Create a clip in a project.
