@@ -16,6 +16,18 @@ from .media_types import from_extension
 from .playback import PlaybackLinks
 from .storage.base import ObjectInfo, StorageBackend
 
+#: Every asset object's ``Cache-Control``. Keys are never rewritten, so the
+#: bytes at one are immutable; ``private`` because a presigned URL is a bearer
+#: link: a shared cache (a CDN, a proxy) must not keep a copy that outlives
+#: the URL's expiry or the object's deletion, nor serve it to someone else.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def inline_disposition(asset: Asset) -> str:
+    """The ``Content-Disposition`` an asset's object is stored with: shown in
+    place, saved under :attr:`Asset.file_name` (ASCII by construction)."""
+    return f'inline; filename="{asset.file_name}"'
+
 
 @dataclass(frozen=True)
 class UserObject:
@@ -99,7 +111,8 @@ class AssetCatalog:
         if_absent: bool = False,
     ) -> int:
         """Write ``asset``'s object on its backend, with the metadata every
-        object carries (user, class, request id) plus ``metadata``.
+        object carries (user, class, request id) plus ``metadata``, and its
+        download headers (:func:`inline_disposition`, :data:`CACHE_CONTROL`).
 
         :param if_absent: only if there is no object yet (see
             :meth:`StorageBackend.put <flask_indox_media.StorageBackend.put>`).
@@ -119,6 +132,8 @@ class AssetCatalog:
             content_type=content_type,
             metadata=meta,
             if_absent=if_absent,
+            content_disposition=inline_disposition(asset),
+            cache_control=CACHE_CONTROL,
         )
 
     def store(
