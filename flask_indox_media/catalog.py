@@ -49,6 +49,9 @@ class AssetCatalog:
     :param playback: issues playback links, or ``None`` for none.
     :ivar link_base: returns the gateway's absolute base URL (``None`` outside
         a request without ``INDOX_MEDIA_PUBLIC_URL``: then no playback link).
+    :ivar request_ids: returns the request id of a new asset when
+        :meth:`new` is given none (the gateway's: from the caller's
+        ``X-Request-ID``), or ``None`` for a fresh random one.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class AssetCatalog:
         self.clock = clock
         self.playback = playback
         self.link_base: Callable[[], str | None] = lambda: None
+        self.request_ids: Callable[[], str | None] = lambda: None
 
     def __repr__(self) -> str:
         return f"<AssetCatalog primary={self.primary_name!r} backends={list(self.backends)}>"
@@ -90,6 +94,7 @@ class AssetCatalog:
     ) -> Asset:
         """Fix the key of a new asset on the primary backend (nothing is written).
 
+        :param request_id: the key's request id; default: :attr:`request_ids`'s.
         :raises InvalidKeyPartError: a part is unsafe.
         """
         key = build_key(
@@ -97,7 +102,7 @@ class AssetCatalog:
             user_id,
             extension,
             now=now or self.clock(),
-            request_id=request_id,
+            request_id=request_id if request_id is not None else self.request_ids(),
         )
         return Asset(self.classes.parse(key), self.primary_name)
 
