@@ -44,7 +44,9 @@ class AssetCatalog:
     """The assets of one app.
 
     :param backends: every configured backend by name, the write backend first.
-    :param primary: the name of the backend new assets are written to.
+    :param primary: the name of the backend new assets are written to, or a
+        function that returns it (a :class:`~flask_indox_media.write_backend.WriteBackend`:
+        an operator can switch it at runtime).
     :param clock: returns the current aware UTC time.
     :param playback: issues playback links, or ``None`` for none.
     :ivar link_base: returns the gateway's absolute base URL (``None`` outside
@@ -57,7 +59,7 @@ class AssetCatalog:
     def __init__(
         self,
         backends: Mapping[str, StorageBackend],
-        primary: str,
+        primary: str | Callable[[], str],
         classes: AssetClassTable,
         ids: AssetIds,
         *,
@@ -66,7 +68,7 @@ class AssetCatalog:
         playback: PlaybackLinks | None = None,
     ) -> None:
         self.backends = dict(backends)
-        self.primary_name = primary
+        self._primary = primary if callable(primary) else lambda: primary
         self.classes = classes
         self.ids = ids
         self.presign_ttl = presign_ttl
@@ -77,6 +79,11 @@ class AssetCatalog:
 
     def __repr__(self) -> str:
         return f"<AssetCatalog primary={self.primary_name!r} backends={list(self.backends)}>"
+
+    @property
+    def primary_name(self) -> str:
+        """The name of the backend new assets are written to, now."""
+        return self._primary()
 
     @property
     def primary(self) -> StorageBackend:
