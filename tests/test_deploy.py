@@ -48,7 +48,9 @@ def until(check: Callable[[], Any], seconds: float, what: Callable[[], str]) -> 
     while time.monotonic() < deadline:
         try:
             result = check()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Timeout: gunicorn's master accepts at once, but its worker is
+            # still loading the app (seconds on a loaded machine).
             result = None
         if result:
             return result
