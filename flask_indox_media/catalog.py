@@ -16,6 +16,18 @@ from .media_types import from_extension
 from .playback import PlaybackLinks
 from .storage.base import ObjectInfo, StorageBackend
 
+#: Every asset object's ``Cache-Control``. Keys are never rewritten, so the
+#: bytes at one are immutable; ``private`` because a presigned URL is a bearer
+#: link: a shared cache (a CDN, a proxy) must not keep a copy that outlives
+#: the URL's expiry or the object's deletion, nor serve it to someone else.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def inline_disposition(asset: Asset) -> str:
+    """The ``Content-Disposition`` an asset's object is stored with: shown in
+    place, saved under :attr:`Asset.file_name` (ASCII by construction)."""
+    return f'inline; filename="{asset.file_name}"'
+
 
 @dataclass(frozen=True)
 class UserObject:
@@ -32,17 +44,22 @@ class AssetCatalog:
     """The assets of one app.
 
     :param backends: every configured backend by name, the write backend first.
-    :param primary: the name of the backend new assets are written to.
+    :param primary: the name of the backend new assets are written to, or a
+        function that returns it (a :class:`~flask_indox_media.write_backend.WriteBackend`:
+        an operator can switch it at runtime).
     :param clock: returns the current aware UTC time.
     :param playback: issues playback links, or ``None`` for none.
     :ivar link_base: returns the gateway's absolute base URL (``None`` outside
         a request without ``INDOX_MEDIA_PUBLIC_URL``: then no playback link).
+    :ivar request_ids: returns the request id of a new asset when
+        :meth:`new` is given none (the gateway's: from the caller's
+        ``X-Request-ID``), or ``None`` for a fresh random one.
     """
 
     def __init__(
         self,
         backends: Mapping[str, StorageBackend],
-        primary: str,
+        primary: str | Callable[[], str],
         classes: AssetClassTable,
         ids: AssetIds,
         *,
@@ -51,16 +68,22 @@ class AssetCatalog:
         playback: PlaybackLinks | None = None,
     ) -> None:
         self.backends = dict(backends)
-        self.primary_name = primary
+        self._primary = primary if callable(primary) else lambda: primary
         self.classes = classes
         self.ids = ids
         self.presign_ttl = presign_ttl
         self.clock = clock
         self.playback = playback
         self.link_base: Callable[[], str | None] = lambda: None
+        self.request_ids: Callable[[], str | None] = lambda: None
 
     def __repr__(self) -> str:
         return f"<AssetCatalog primary={self.primary_name!r} backends={list(self.backends)}>"
+
+    @property
+    def primary_name(self) -> str:
+        """The name of the backend new assets are written to, now."""
+        return self._primary()
 
     @property
     def primary(self) -> StorageBackend:
@@ -78,6 +101,7 @@ class AssetCatalog:
     ) -> Asset:
         """Fix the key of a new asset on the primary backend (nothing is written).
 
+        :param request_id: the key's request id; default: :attr:`request_ids`'s.
         :raises InvalidKeyPartError: a part is unsafe.
         """
         key = build_key(
@@ -85,7 +109,7 @@ class AssetCatalog:
             user_id,
             extension,
             now=now or self.clock(),
-            request_id=request_id,
+            request_id=request_id if request_id is not None else self.request_ids(),
         )
         return Asset(self.classes.parse(key), self.primary_name)
 
@@ -99,7 +123,8 @@ class AssetCatalog:
         if_absent: bool = False,
     ) -> int:
         """Write ``asset``'s object on its backend, with the metadata every
-        object carries (user, class, request id) plus ``metadata``.
+        object carries (user, class, request id) plus ``metadata``, and its
+        download headers (:func:`inline_disposition`, :data:`CACHE_CONTROL`).
 
         :param if_absent: only if there is no object yet (see
             :meth:`StorageBackend.put <flask_indox_media.StorageBackend.put>`).
@@ -119,6 +144,8 @@ class AssetCatalog:
             content_type=content_type,
             metadata=meta,
             if_absent=if_absent,
+            content_disposition=inline_disposition(asset),
+            cache_control=CACHE_CONTROL,
         )
 
     def store(

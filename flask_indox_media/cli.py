@@ -11,6 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from .exceptions import ConfigurationError, IndoxMediaError, InvalidKeyPartError
+from .ops import backend as backend_ops
 from .ops import bucket_rules
 from .ops.backfill import backfill
 from .ops.doctor import checks
@@ -19,6 +20,7 @@ from .ops.users import erase_user, export_user
 from .ops.worker import WorkerOptions, build_worker, metrics_server, run
 from .state import current_state
 from .storage.base import BucketRules
+from .write_backend import REFRESH_SECONDS
 
 cli = AppGroup(
     "indox-media", help="flask-indox-media: mirror workers and storage operations."
@@ -315,6 +317,61 @@ def backfill_command(
     )
     if counts["failed"]:
         sys.exit(1)
+
+
+@cli.group("backend")
+def backend_group() -> None:
+    """The write backend: show it, or switch it at runtime (a rollback without
+    a restart: every process follows within seconds; old links keep working)."""
+
+
+@backend_group.command("show")
+def backend_show() -> None:
+    """Print the write backend in force and where it comes from."""
+    try:
+        active = backend_ops.show(current_state())
+    except IndoxMediaError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"new assets go to: {active.backend} (chosen by {active.source})")
+    if active.override is not None:
+        click.echo(
+            f"override: set by {active.override.set_by} at {active.override.set_at}"
+        )
+    if active.ignored is not None:
+        click.echo(f"warning: {active.ignored}", err=True)
+    click.echo(f"start-up choice: {active.startup} (chosen by {active.startup_source})")
+    click.echo(f"configured: {', '.join(active.configured)}")
+
+
+@backend_group.command("use")
+@click.argument("name")
+def backend_use(name: str) -> None:
+    """Send new assets to the configured backend NAME (r2, s3...) from now on,
+    in every gateway process and worker, until `backend clear`."""
+    try:
+        override = backend_ops.use(current_state(), name)
+    except IndoxMediaError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"new assets go to {override.backend} (override set by {override.set_by} "
+        f"at {override.set_at}); every process follows within "
+        f"{REFRESH_SECONDS:g} s"
+    )
+
+
+@backend_group.command("clear")
+def backend_clear() -> None:
+    """Remove the runtime override: new assets go to the start-up choice."""
+    state = current_state()
+    try:
+        had = backend_ops.clear(state)
+    except IndoxMediaError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        ("override removed" if had else "there was no override")
+        + f"; new assets go to {state.settings.storage_backend} (chosen by "
+        f"{state.settings.storage_backend_source})"
+    )
 
 
 @cli.command("doctor")

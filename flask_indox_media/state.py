@@ -18,6 +18,7 @@ from .playback import PlaybackLinks
 from .queue import InlineQueue, JobQueue
 from .storage.base import StorageBackend
 from .upstream import UpstreamClient
+from .write_backend import WriteBackend
 
 if TYPE_CHECKING:
     from .extension import IndoxMedia
@@ -30,6 +31,8 @@ class IndoxMediaState:
     """Everything the extension keeps for one app.
 
     :ivar settings: the frozen :class:`~flask_indox_media.config.Settings`.
+    :ivar write_backend: the name of the backend new assets go to (the
+        start-up choice or an operator's runtime override), as a function.
     :ivar catalog: the assets and the backends that hold them.
     :ivar queue: the job queue (RQ, or in-process without Redis).
     :ivar claims: which key each upstream asset got when first seen.
@@ -46,10 +49,14 @@ class IndoxMediaState:
     ) -> None:
         self.extension = extension
         self.settings = settings
+        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.write_backend = WriteBackend(
+            self.redis, list(backends), settings.storage_backend
+        )
         ids = AssetIds(settings.signing_keys, settings.classes)
         self.catalog = AssetCatalog(
             backends,
-            settings.storage_backend,
+            self.write_backend,
             settings.classes,
             ids,
             presign_ttl=settings.presign_ttl,
@@ -58,7 +65,6 @@ class IndoxMediaState:
                 settings.signing_keys, ids, ttl=settings.playback_ttl
             ),
         )
-        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.queue: JobQueue | InlineQueue
         self.claims: RedisClaims | MemoryClaims
         if self.redis is not None:

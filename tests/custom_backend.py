@@ -22,7 +22,9 @@ class MemoryBackend(StorageBackend):
     def __init__(self, name: str, *, capacity: int) -> None:
         super().__init__(name)
         self.capacity = capacity
-        self.objects: dict[str, tuple[bytes, str, dict[str, str]]] = {}
+        self.objects: dict[
+            str, tuple[bytes, str, dict[str, str], dict[str, str | None]]
+        ] = {}
 
     @classmethod
     def from_config(
@@ -38,11 +40,14 @@ class MemoryBackend(StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
     ) -> int:
         if if_absent and key in self.objects:
             raise ObjectExistsError(f"{self.name}: {key} exists")
         data = stream.read()
-        self.objects[key] = (data, content_type, dict(metadata or {}))
+        headers = {"disposition": content_disposition, "cache": cache_control}
+        self.objects[key] = (data, content_type, dict(metadata or {}), headers)
         return len(data)
 
     def open(self, key: str) -> BinaryIO:
@@ -64,9 +69,14 @@ class MemoryBackend(StorageBackend):
     def head(self, key: str) -> ObjectInfo | None:
         if key not in self.objects:
             return None
-        data, content_type, metadata = self.objects[key]
+        data, content_type, metadata, headers = self.objects[key]
         return ObjectInfo(
-            key=key, size=len(data), content_type=content_type, metadata=metadata
+            key=key,
+            size=len(data),
+            content_type=content_type,
+            metadata=metadata,
+            content_disposition=headers["disposition"],
+            cache_control=headers["cache"],
         )
 
     def list_objects(

@@ -34,6 +34,8 @@ def client(gateway: Flask) -> FlaskClient:
 
 def json_routes(app: Flask) -> Iterator[tuple[str, str]]:
     """Every gateway route that takes a body, with sample path arguments."""
+    with app.app_context():
+        pass  # the gateway's routes are registered at the first app context
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("indox_media_gateway."):
             continue

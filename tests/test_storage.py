@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +46,10 @@ class TestLocal(StorageContract):
                 response.data,
             )
 
+    def fetch_headers(self, url: str) -> Mapping[str, str]:
+        with self.client.get(url) as response:
+            return dict(response.headers)
+
 
 class S3Contract(StorageContract):
     """What the S3 family adds: the conditional write holds above the multipart
@@ -77,6 +81,21 @@ class S3Contract(StorageContract):
         assert uploads.get("Uploads", []) == []
         with backend.open(key) as stream:
             assert stream.read() == data
+
+    def test_multipart_keeps_download_headers(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_threshold = backend.multipart_chunksize = 5 * MiB
+        inline = 'inline; filename="voices-20260501-101500.wav"'
+        backend.put(
+            "voices/u/big.wav",
+            io.BytesIO(bytes(6 * MiB)),
+            content_type="audio/wav",
+            content_disposition=inline,
+            cache_control="private, max-age=31536000, immutable",
+        )
+        info = backend.head("voices/u/big.wav")
+        assert info is not None and info.content_disposition == inline
+        assert info.cache_control == "private, max-age=31536000, immutable"
 
 
 class TestS3InProcess(S3Contract):

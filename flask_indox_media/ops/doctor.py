@@ -17,6 +17,7 @@ from ..exceptions import IndoxMediaError
 from ..queue import JobQueue
 from ..storage.base import BucketRules
 from ..storage.local import LocalBackend
+from .backend import show
 from .bucket_rules import Plan, cors, lifecycle
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
     yield Check(
         "configuration",
         "ok",
-        f"new assets go to {settings.storage_backend} (chosen by "
+        f"start-up write backend {settings.storage_backend} (chosen by "
         f"{settings.storage_backend_source}); configured: "
         f"{', '.join(state.catalog.backends)}"
         + (
@@ -84,6 +85,7 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
             else ""
         ),
     )
+    yield _override_check(state)
     for name, backend in state.catalog.backends.items():
         if isinstance(backend, BucketRules):
             yield _run(
@@ -117,6 +119,34 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
         lambda: _upstream(state),
         "check INDOX_MEDIA_RESEMBLE_BASE_URL and the network",
     )
+
+
+def _override_check(state: IndoxMediaState) -> Check:
+    name = "write backend"
+    if state.redis is None:
+        return Check(
+            name, "ok", f"{state.settings.storage_backend} (no Redis: no override)"
+        )
+    try:
+        active = show(state)
+    except IndoxMediaError as exc:
+        return Check(name, "FAIL", str(exc), "check INDOX_MEDIA_REDIS_URL")
+    if active.ignored is not None:
+        return Check(
+            name,
+            "warn",
+            f"{active.backend}; {active.ignored}",
+            "flask indox-media backend clear (or use a configured one)",
+        )
+    if active.override is not None:
+        return Check(
+            name,
+            "warn",
+            f"{active.backend}: runtime override set by {active.override.set_by} "
+            f"at {active.override.set_at} (start-up choice: {active.startup})",
+            "flask indox-media backend clear, once the rollback is over",
+        )
+    return Check(name, "ok", f"{active.backend} (no runtime override)")
 
 
 def _rules_check(name: str, in_sync: Callable[[], bool], fix: str) -> Check:

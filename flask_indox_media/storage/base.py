@@ -27,6 +27,10 @@ class ObjectInfo:
     last_modified: datetime | None = None
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The stored ``Content-Disposition`` (``None``: none, or not known here).
+    content_disposition: str | None = None
+    #: The stored ``Cache-Control`` (``None``: none, or not known here).
+    cache_control: str | None = None
 
 
 class StorageBackend(ABC):
@@ -81,9 +85,16 @@ class StorageBackend(ABC):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
     ) -> int:
         """Store ``stream`` (read to its end, never wholly in memory) at ``key``.
 
+        :param content_disposition: the ``Content-Disposition`` every GET of the
+            object answers with (a presigned URL's
+            ``response_content_disposition`` overrides it); ``None``: none.
+        :param cache_control: the ``Cache-Control`` every GET answers with;
+            ``None``: none.
         :param if_absent: write only if ``key`` holds no object, as one atomic
             step where the backend can (S3's ``If-None-Match: *``), so the
             write is its own existence check: no HEAD before it, and of two
@@ -200,7 +211,7 @@ class BucketRules(Protocol):
 def copy_object(
     source: StorageBackend, target: StorageBackend, key: str, *, check: bool = True
 ) -> bool:
-    """Copy ``key`` (streaming; type and metadata kept) unless the target has
+    """Copy ``key`` (streaming; type, download headers and metadata kept) unless the target has
     it (``check=False``: the caller knows it has not). Returns whether it was
     copied."""
     if check and target.exists(key):
@@ -215,5 +226,7 @@ def copy_object(
             stream,
             content_type=info.content_type or "application/octet-stream",
             metadata=info.metadata,
+            content_disposition=info.content_disposition,
+            cache_control=info.cache_control,
         )
     return True

@@ -119,7 +119,11 @@ class LocalBackend(StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
     ) -> int:
+        """The download headers go in the metadata file, and
+        :mod:`~flask_indox_media.web.local_files` sends them."""
         path = self._path(self._objects, key)
         meta_path = self._path(self._meta, key, ".json")
         if if_absent and os.path.exists(path):
@@ -134,7 +138,12 @@ class LocalBackend(StorageBackend):
                     while chunk := stream.read(_COPY_CHUNK):
                         out.write(chunk)
                         size += len(chunk)
-                meta = {"content_type": content_type, "metadata": dict(metadata or {})}
+                meta = {
+                    "content_type": content_type,
+                    "metadata": dict(metadata or {}),
+                    "content_disposition": content_disposition,
+                    "cache_control": cache_control,
+                }
                 with open(meta_path + ".tmp", "w", encoding="utf-8") as out_meta:
                     json.dump(meta, out_meta)
                 os.replace(meta_path + ".tmp", meta_path)
@@ -231,6 +240,8 @@ class LocalBackend(StorageBackend):
             last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
             content_type=meta.get("content_type"),
             metadata=meta.get("metadata", {}),
+            content_disposition=meta.get("content_disposition"),
+            cache_control=meta.get("cache_control"),
         )
 
     def list_objects(

@@ -46,7 +46,8 @@ def upload_multipart(
     condition's included, aborts the upload so no part is left billed.
 
     :param extra: CreateMultipartUpload's arguments (``ContentType``,
-        ``Metadata``).
+        ``Metadata``, and ``ContentDisposition`` and ``CacheControl`` when set:
+        an object's headers are fixed when its upload is created).
     :raises BotoCoreError, ClientError: as boto3 raised them (a failed
         condition is a ``ClientError`` with the code ``PreconditionFailed``).
     """

@@ -71,6 +71,19 @@ def transfer_options(config: Mapping[str, Any]) -> TransferOptions:
     }
 
 
+def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
+    """What a GetObject or HeadObject answer says of the object."""
+    return ObjectInfo(
+        key=key,
+        size=int(response["ContentLength"]),
+        last_modified=response.get("LastModified"),
+        content_type=response.get("ContentType"),
+        metadata=response.get("Metadata") or {},
+        content_disposition=response.get("ContentDisposition"),
+        cache_control=response.get("CacheControl"),
+    )
+
+
 class S3Backend(BucketRulesMixin, StorageBackend):
     """Objects in an S3 bucket, through boto3.
 
@@ -234,13 +247,23 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
     ) -> int:
         """Below the multipart threshold one PutObject, else CreateMultipartUpload,
         the parts and CompleteMultipartUpload. ``if_absent`` sends
         ``If-None-Match: *`` with the PutObject or the completion, and S3's
-        412 becomes :class:`~flask_indox_media.ObjectExistsError`."""
+        412 becomes :class:`~flask_indox_media.ObjectExistsError`. The download
+        headers are the object's ``ContentDisposition`` and ``CacheControl``."""
         reader = FullReads(stream)
-        extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
+        extra: dict[str, Any] = {
+            "ContentType": content_type,
+            "Metadata": dict(metadata or {}),
+        }
+        if content_disposition:
+            extra["ContentDisposition"] = content_disposition
+        if cache_control:
+            extra["CacheControl"] = cache_control
         condition = {"IfNoneMatch": "*"} if if_absent else {}
         threshold = self.multipart_threshold
         try:
@@ -274,14 +297,7 @@ class S3Backend(BucketRulesMixin, StorageBackend):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "get", key) from exc
-        info = ObjectInfo(
-            key=key,
-            size=int(response["ContentLength"]),
-            last_modified=response.get("LastModified"),
-            content_type=response.get("ContentType"),
-            metadata=response.get("Metadata") or {},
-        )
-        return cast(BinaryIO, response["Body"]), info
+        return cast(BinaryIO, response["Body"]), _info(key, response)
 
     def _presigner(self) -> FastPresigner:
         state = self._state()
@@ -329,13 +345,7 @@ class S3Backend(BucketRulesMixin, StorageBackend):
             if isinstance(error, ObjectNotFoundError):
                 return None
             raise error from exc
-        return ObjectInfo(
-            key=key,
-            size=int(response["ContentLength"]),
-            last_modified=response.get("LastModified"),
-            content_type=response.get("ContentType"),
-            metadata=response.get("Metadata") or {},
-        )
+        return _info(key, response)
 
     def list_objects(
         self, prefix: str, *, start_after: str | None = None, page_size: int = 1000

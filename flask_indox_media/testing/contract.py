@@ -13,6 +13,7 @@ pytest tests. Needs pytest (not a dependency of the extension itself)::
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import BinaryIO, cast
 
 import pytest
@@ -52,6 +53,11 @@ class StorageContract:
             response.headers.get("Content-Type", ""),
             response.content,
         )
+
+    def fetch_headers(self, url: str) -> Mapping[str, str]:
+        """The headers of a GET of ``url`` (override as :meth:`fetch`)."""
+        with requests.get(url, timeout=10) as response:
+            return response.headers
 
     def test_put_head_open_round_trip(self, backend: StorageBackend) -> None:
         data = b"RIFF" + bytes(range(256)) * 40
@@ -154,3 +160,36 @@ class StorageContract:
         url = backend.presigned_url("tts/u/not-yet.wav", expires_in=60)
         assert "tts/u/not-yet.wav" in url
         assert self.fetch(url)[0] in (403, 404)
+
+    def test_download_headers_are_kept_and_served(
+        self, backend: StorageBackend
+    ) -> None:
+        key = "tts/u/h.wav"
+        inline = 'inline; filename="tts-20260501-101500.wav"'
+        cache = "private, max-age=31536000, immutable"
+        backend.put(
+            key,
+            io.BytesIO(b"RIFF" + bytes(64)),
+            content_type="audio/wav",
+            content_disposition=inline,
+            cache_control=cache,
+        )
+        info = backend.head(key)
+        assert info is not None
+        assert (info.content_disposition, info.cache_control) == (inline, cache)
+        headers = self.fetch_headers(backend.presigned_url(key, expires_in=600))
+        assert headers["Content-Disposition"] == inline
+        assert headers["Cache-Control"] == cache
+        attachment = 'attachment; filename="tts-20260501-101500.wav"'
+        url = backend.presigned_url(
+            key, expires_in=600, response_content_disposition=attachment
+        )
+        assert self.fetch_headers(url)["Content-Disposition"] == attachment
+
+    def test_no_download_headers_unless_given(self, backend: StorageBackend) -> None:
+        backend.put("tts/u/plain.wav", io.BytesIO(b"x"), content_type="audio/wav")
+        info = backend.head("tts/u/plain.wav")
+        assert info is not None
+        assert (info.content_disposition, info.cache_control) == (None, None)
+        url = backend.presigned_url("tts/u/plain.wav", expires_in=600)
+        assert "Content-Disposition" not in self.fetch_headers(url)

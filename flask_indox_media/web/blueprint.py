@@ -1,16 +1,24 @@
-"""The gateway's flask-smorest Blueprint, its authentication and its error
-handler. The route modules (:mod:`.resemble`, :mod:`.native`, :mod:`.callbacks`,
-:mod:`.uploads`, :mod:`.media`) register on it; :mod:`flask_indox_media.web`
-imports them all."""
+"""The gateway's flask-smorest Blueprint, its request ids, its authentication
+and its error handler. The route modules (:mod:`.resemble`, :mod:`.native`,
+:mod:`.callbacks`, :mod:`.uploads`, :mod:`.media`) register on it;
+:mod:`flask_indox_media.web` imports them all."""
 
 from __future__ import annotations
 
-from flask import g, has_request_context, request
+import secrets
+
+from flask import Response, g, has_request_context, request
+from flask.blueprints import BlueprintSetupState
 from flask_smorest import Blueprint
 
 from ..exceptions import IndoxMediaError, InvalidKeyPartError, RequestError
-from ..keys import validate_user_id
-from ..state import current_state
+from ..keys import (
+    MAX_REQUEST_ID_LENGTH,
+    new_request_id,
+    validate_request_id,
+    validate_user_id,
+)
+from ..state import EXTENSION_KEY, current_state
 from .errors import handle_error
 from .limits import check_json_body
 
@@ -24,6 +32,12 @@ bp.register_error_handler(IndoxMediaError, handle_error)
 
 #: Endpoints authenticated by a token of their own, not the caller's API key.
 PUBLIC_ENDPOINTS = {"indox_media_gateway.callback", "indox_media_gateway.play"}
+#: The header a caller names its request by, echoed in every gateway answer.
+REQUEST_ID_HEADER = "X-Request-ID"
+#: Random hex digits after the request id in each asset's key.
+SUFFIX_DIGITS = 8
+#: How much of the request id an asset's key shows (the key part has a limit).
+VISIBLE_LENGTH = MAX_REQUEST_ID_LENGTH - 1 - SUFFIX_DIGITS
 
 
 def gateway_base() -> str | None:
@@ -40,6 +54,49 @@ def gateway_base() -> str | None:
 def user_id() -> str:
     """The authenticated caller (set before every route)."""
     return str(g._indox_media_user)
+
+
+def asset_request_id() -> str | None:
+    """The request id part of a new asset's key during a gateway request: the
+    request's id (cut to :data:`VISIBLE_LENGTH`), a dash and
+    :data:`SUFFIX_DIGITS` random hex digits, never twice in one request, so
+    several assets of one answer, and a caller's id reused within one second,
+    still get distinct keys. ``None`` outside a request: a fresh id then."""
+    base: str | None = (
+        g.get("_indox_media_request_id") if has_request_context() else None
+    )
+    if base is None:
+        return None
+    used: set[str] = g.setdefault("_indox_media_request_suffixes", set())
+    suffix = secrets.token_hex(SUFFIX_DIGITS // 2)
+    while suffix in used:
+        suffix = secrets.token_hex(SUFFIX_DIGITS // 2)
+    used.add(suffix)
+    return f"{base[:VISIBLE_LENGTH]}-{suffix}"
+
+
+@bp.record_once
+def _new_assets_take_request_ids(setup: BlueprintSetupState) -> None:
+    # The catalog knows no Flask: it asks this for each new asset's request id.
+    setup.app.extensions[EXTENSION_KEY].catalog.request_ids = asset_request_id
+
+
+@bp.before_request
+def _take_request_id() -> None:
+    # First of the hooks, so even a refused request answers with its id.
+    value = request.headers.get(REQUEST_ID_HEADER, "")
+    try:
+        g._indox_media_request_id = validate_request_id(value)
+    except InvalidKeyPartError:
+        g._indox_media_request_id = new_request_id()
+
+
+@bp.after_request
+def _echo_request_id(response: Response) -> Response:
+    request_id = g.get("_indox_media_request_id")
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 @bp.before_request

@@ -46,9 +46,19 @@ def serve(key: str) -> ResponseReturnValue:
         last_modified=info.last_modified,
         max_age=0,
     )
-    disposition = request.args.get("response-content-disposition")
+    # As S3 does: a presigned URL's disposition wins over the stored one.
+    disposition = (
+        request.args.get("response-content-disposition") or info.content_disposition
+    )
     if disposition:
         response.headers["Content-Disposition"] = disposition
+    else:
+        # send_file names the file after the key's last part; S3 sends none.
+        response.headers.pop("Content-Disposition", None)
+    if info.cache_control:
+        # Replaces send_file's max_age=0 answer; its Expires would contradict.
+        response.headers["Cache-Control"] = info.cache_control
+        response.headers.pop("Expires", None)
     # The bytes are the caller's: a browser must not sniff them into HTML
     # (a WAV header followed by a page), nor run anything they carry.
     response.headers["X-Content-Type-Options"] = "nosniff"
