@@ -1,7 +1,9 @@
 """Run the benchmarks: ``python -m benchmarks [--quick] [section ...]``.
 
 A full run writes docs/benchmarks.md; ``--quick`` (fewer and smaller runs,
-still at least five interleaved where time is reported) only prints.
+still at least five interleaved where time is reported, and without the
+sections in NOT_QUICK unless named) only prints, as does a run of named
+sections.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ SECTIONS: dict[str, Callable[[list[str]], None]] = {
     "backfill": ops.backfill,
     "load": load.load_test,
 }
+#: Left out of a quick run unless named: minutes each even when small.
+NOT_QUICK = ("scale", "load", "erase", "backfill")
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
@@ -44,7 +48,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     Mode.quick = args.quick
-    chosen = args.sections or list(SECTIONS)
+    chosen = args.sections or [
+        name for name in SECTIONS if not (args.quick and name in NOT_QUICK)
+    ]
     command = "python -m benchmarks" + (" --quick" if args.quick else "")
     if args.sections:
         command += " " + " ".join(args.sections)
