@@ -1,15 +1,22 @@
-"""What every benchmark shares: timing, a moto server process, streams."""
+"""What every benchmark shares: the run mode, interleaved sampling, the table
+of rows (median, min-max, goal, met), memory of a process, a moto server
+process, gunicorn, and streams."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import boto3
 
@@ -17,6 +24,20 @@ from flask_indox_media.testing import free_port, serve_process
 
 MiB = 1024 * 1024
 CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+#: Fewest interleaved runs behind any timed row.
+MIN_RUNS = 5
+
+
+class Mode:
+    """Full (``python -m benchmarks``) or quick (``--quick``): fewer and
+    smaller runs, never fewer than :data:`MIN_RUNS` where time is reported."""
+
+    quick = False
+
+
+def pick(full: Any, quick: Any) -> Any:
+    """``full`` in a full run, ``quick`` with ``--quick``."""
+    return quick if Mode.quick else full
 
 
 def machine() -> str:
@@ -33,20 +54,188 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def per_call(fn: Callable[[], object], *, calls: int, rounds: int = 7) -> float:
-    """Median seconds per call over ``rounds`` rounds of ``calls`` calls."""
-    samples = []
-    for _ in range(rounds):
+# Sampling ---------------------------------------------------------------
+
+
+def interleave(runs: int, **contenders: Callable[[], Any]) -> dict[str, list[Any]]:
+    """Call each contender once per round, in the order given (A B A B ...),
+    for ``runs`` rounds, so all of them see the same drift and neighbours'
+    noise; returns each one's results (a number or a dict of numbers)."""
+    results: dict[str, list[Any]] = {name: [] for name in contenders}
+    for _ in range(max(runs, MIN_RUNS)):
+        for name, fn in contenders.items():
+            results[name].append(fn())
+    return results
+
+
+def seconds(fn: Callable[[], object]) -> Callable[[], float]:
+    """``fn`` made into a contender whose result is its wall time."""
+
+    def timed() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return timed
+
+
+def per_call(fn: Callable[[], object], calls: int) -> Callable[[], float]:
+    """A contender whose result is the mean seconds per call of ``calls`` calls."""
+
+    def timed() -> float:
         start = time.perf_counter()
         for _ in range(calls):
             fn()
-        samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(samples)
+        return (time.perf_counter() - start) / calls
+
+    return timed
 
 
-def percentile(samples: list[float], q: float) -> float:
+def field(results: Sequence[dict[str, float]], name: str) -> list[float]:
+    return [r[name] for r in results]
+
+
+def scaled(samples: Sequence[float], factor: float) -> list[float]:
+    return [s * factor for s in samples]
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+# Rows -------------------------------------------------------------------
+
+Compare = Literal["ratio", "delta", "value"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a results table: our samples and the baseline's (the
+    same number, taken interleaved), what is compared, the goal and whether
+    the median meets it (``None``: no goal, a figure for reference)."""
+
+    what: str
+    goal: str
+    ours: Sequence[float]
+    baseline: Sequence[float] | None
+    unit: str
+    compare: Compare
+    met: bool | None
+
+    @property
+    def figure(self) -> float:
+        ours = statistics.median(self.ours)
+        if self.compare == "value" or not self.baseline:
+            return ours
+        base = statistics.median(self.baseline)
+        return ours / base if self.compare == "ratio" else ours - base
+
+
+def judged(
+    what: str,
+    ours: Sequence[float],
+    baseline: Sequence[float] | None,
+    unit: str,
+    compare: Compare,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+) -> Row:
+    """A :class:`Row` whose goal (``at_most`` or ``at_least`` the compared
+    figure) is written out and checked; neither: a reference figure."""
+    row = Row(what, "", ours, baseline, unit, compare, None)
+    suffix = {"ratio": "x", "delta": f" {unit}", "value": f" {unit}"}[compare]
+    sign = "+" if compare == "delta" else ""
+    if at_most is not None:
+        goal = f"<= {sign}{_num(at_most)}{suffix}"
+        met: bool | None = row.figure <= at_most
+    elif at_least is not None:
+        goal = f">= {sign}{_num(at_least)}{suffix}"
+        met = row.figure >= at_least
+    else:
+        goal, met = "reference", None
+    return Row(what, goal, ours, baseline, unit, compare, met)
+
+
+def _num(value: float) -> str:
+    if value == int(value) and abs(value) < 1e6:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def _spread(samples: Sequence[float] | None, unit: str) -> str:
+    if not samples:
+        return ""
+    median = statistics.median(samples)
+    if len(samples) == 1 or min(samples) == max(samples):
+        return f"{_num(median)} {unit}"
+    return f"{_num(median)} {unit} ({_num(min(samples))}-{_num(max(samples))})"
+
+
+def table(lines: list[str], rows: Sequence[Row]) -> None:
+    """Append ``rows`` as a Markdown table: medians with min-max, the
+    compared figure, the goal and whether it is met."""
+    lines += [
+        "| | ours: median (min-max) | baseline: median (min-max) | ours vs baseline | goal | met |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        if row.compare == "ratio" and row.baseline:
+            compared = f"{row.figure:.2f}x"
+        elif row.compare == "delta" and row.baseline:
+            compared = f"{row.figure:+.3g} {row.unit}"
+        else:
+            compared = ""
+        met = {True: "**yes**", False: "**NO**", None: ""}[row.met]
+        lines.append(
+            f"| {row.what} | {_spread(row.ours, row.unit)} | "
+            f"{_spread(row.baseline, row.unit)} | {compared} | {row.goal} | {met} |"
+        )
+    lines.append("")
+
+
+def runs_note(runs: int) -> str:
+    return (
+        f"Each timed row: the median of {max(runs, MIN_RUNS)} runs, ours and the "
+        "baseline interleaved (A B A B ...), with the range of the runs."
+    )
+
+
+# Processes --------------------------------------------------------------
+
+
+def status(pid: int | str = "self") -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` (peak RSS) of a process, in bytes."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0]) * 1024
+    return values
+
+
+def reset_peak(pid: int | str = "self") -> None:
+    """Reset a process's peak RSS (``VmHWM``) to its current RSS (Linux 4.0+)."""
+    with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }
+    env.update(extra)
+    return env
 
 
 @contextmanager
@@ -59,9 +248,108 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def bucket(endpoint: str, name: str) -> str:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDS)
-    client.create_bucket(Bucket=name)
+@contextmanager
+def gunicorn(
+    app: str,
+    *,
+    workers: int = 1,
+    threads: int = 8,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``gunicorn`` serving ``app`` (``module:callable()``) with ``gthread``
+    workers on a free loopback port; yields its URL and the master process."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "300",
+        "--log-level",
+        "warning",
+        app,
+    ]
+    proc = subprocess.Popen(argv, env=python_env(**(env or {})))
+    try:
+        _wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@contextmanager
+def flask_run(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``flask run`` (werkzeug's threaded development server) in a process."""
+    port = free_port()
+    argv = [sys.executable, "-m", "flask", "--app", app, "run", "--port", str(port)]
+    proc = subprocess.Popen(
+        argv,
+        env=python_env(**(env or {})),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {port}") from None
+            time.sleep(0.05)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def probe(probe: str, **spec: Any) -> dict[str, float]:
+    """Run one :mod:`benchmarks.probe` measurement in a fresh process."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.probe",
+            json.dumps({"probe": probe, **spec}),
+        ],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+        env=python_env(),
+    )
+    if done.returncode:
+        raise RuntimeError(f"probe {probe} failed: {done.stderr.decode()[-2000:]}")
+    return json.loads(done.stdout.decode().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def children(pid: int) -> list[int]:
+    """The ids of ``pid``'s child processes (a gunicorn master's workers)."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+        return [int(p) for p in fh.read().split()]
+
+
+def bucket(endpoint: str, name: str, **client: Any) -> str:
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", **(client or CREDS)
+    )
+    s3.create_bucket(Bucket=name)
     return name
 
 

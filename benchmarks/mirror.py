@@ -1,0 +1,163 @@
+"""Mirroring 10, 100 and 200 MB assets: time and peak RSS against a raw
+``requests`` -> boto3 copy, each run in a fresh process, on moto and on a real
+S3 server (Ceph RGW) when it is installed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+
+from flask_indox_media.testing import rgw_available, rgw_server, serve_wsgi
+
+from .common import (
+    CREDS,
+    MiB,
+    PatternStream,
+    Row,
+    interleave,
+    judged,
+    moto_server,
+    pick,
+    probe,
+    runs_note,
+    table,
+)
+from .common import field as column
+
+#: The most a mirror may hold beyond the process's idle RSS, at any size.
+MEMORY_GOAL_MIB = 32
+
+
+class BigFile:
+    """A WSGI app serving ``size`` bytes of a WAV (``/<n>`` bytes of the
+    path, else ``size``), generated as it is sent."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterator[bytes]:
+        name = environ["PATH_INFO"].strip("/").split(".")[0]
+        size = int(name) if name.isdigit() else self.size
+        start_response(
+            "200 OK", [("Content-Type", "audio/wav"), ("Content-Length", str(size))]
+        )
+        stream = PatternStream(size - 12)
+        yield b"RIFF\0\0\0\0WAVE"
+        while chunk := stream.read(MiB):
+            yield chunk
+
+
+@contextmanager
+def _moto() -> Iterator[dict[str, str]]:
+    with moto_server() as endpoint:
+        yield {
+            "endpoint": endpoint,
+            "access_key": CREDS["aws_access_key_id"],
+            "secret_key": CREDS["aws_secret_access_key"],
+        }
+
+
+@contextmanager
+def _rgw() -> Iterator[dict[str, str]]:
+    with rgw_server(memstore_bytes=2 << 30) as rgw:
+        yield {
+            "endpoint": rgw.endpoint,
+            "access_key": rgw.access_key,
+            "secret_key": rgw.secret_key,
+        }
+
+
+def _rows(
+    server: dict[str, str], source: str, sizes: list[int], runs: int
+) -> list[Row]:
+    client = boto3.client(
+        "s3",
+        endpoint_url=server["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id=server["access_key"],
+        aws_secret_access_key=server["secret_key"],
+    )
+    client.create_bucket(Bucket="bench-mirror")
+    settings = {
+        "INDOX_MEDIA_STORAGE_BACKEND": "r2",
+        "INDOX_MEDIA_R2_ENDPOINT_URL": server["endpoint"],
+        "INDOX_MEDIA_R2_BUCKET": "bench-mirror",
+        "INDOX_MEDIA_R2_ACCESS_KEY_ID": server["access_key"],
+        "INDOX_MEDIA_R2_SECRET_ACCESS_KEY": server["secret_key"],
+        "INDOX_MEDIA_SOURCE_HOSTS": "127.0.0.1:" + source.rsplit(":", 1)[1],
+        "INDOX_MEDIA_MAX_ASSET_BYTES": 300 * MiB,
+    }
+    ids = itertools.count()
+    rows = []
+    for size_mb in sizes:
+        url = f"{source}/{size_mb * MiB}.wav"
+
+        def run(which: str, url: str = url) -> dict[str, float]:
+            key = f"tts/u/2026/01/01/000000-m{next(ids)}.wav"
+            spec: dict[str, Any] = {"url": url, "key": key}
+            if which == "raw":
+                got = probe("mirror-raw", bucket="bench-mirror", **server, **spec)
+            else:
+                got = probe("mirror-ours", config=settings, **spec)
+            client.delete_object(Bucket="bench-mirror", Key=key)  # keep RAM free
+            return got
+
+        got = interleave(runs, raw=lambda: run("raw"), ours=lambda: run("ours"))
+        rows.append(
+            judged(
+                f"{size_mb} MB, time",
+                column(got["ours"], "seconds"),
+                column(got["raw"], "seconds"),
+                "s",
+                "ratio",
+                at_most=1.10,
+            )
+        )
+        over = [(r["peak"] - r["idle"]) / MiB for r in got["ours"]]
+        raw_over = [(r["peak"] - r["idle"]) / MiB for r in got["raw"]]
+        rows.append(
+            judged(
+                f"{size_mb} MB, peak RSS over idle",
+                over,
+                raw_over,
+                "MiB",
+                "value",
+                at_most=MEMORY_GOAL_MIB,
+            )
+        )
+    return rows
+
+
+def mirror(lines: list[str]) -> None:
+    runs = 5
+    sizes = pick([10, 100, 200], [10, 100])
+    rgw_sizes = pick([10, 100], [])
+    lines += [
+        "## Mirroring an asset (download from a loopback server, upload to S3)",
+        "",
+        "Ours: `mirror_url` (SSRF-checked download, type sniffed, conditional streamed",
+        "write in 8 MiB parts). Baseline: `requests` streamed into boto3",
+        "`upload_fileobj` with its default transfer settings. Every run is a fresh",
+        "process (`benchmarks/probe.py`): its RSS once set up (app, client, connection)",
+        "is the idle figure, then its peak RSS is reset (`/proc/self/clear_refs`) and",
+        "read back (`VmHWM`) after the copy. Goal: time <= 1.10x the baseline's, peak",
+        f"<= idle + {MEMORY_GOAL_MIB} MiB whatever the size.",
+        runs_note(runs),
+        "",
+    ]
+    with serve_wsgi(BigFile(MiB)) as source:
+        with _moto() as server:
+            lines += ["### moto in server mode", ""]
+            table(lines, _rows(server, source, sizes, runs))
+        if rgw_sizes and rgw_available():
+            with _rgw() as server:
+                lines += ["### Ceph RGW (a real S3 server, objects in RAM)", ""]
+                table(lines, _rows(server, source, rgw_sizes, runs))
+        elif rgw_sizes:
+            lines += ["Ceph RGW is not installed here: its rows were not run.", ""]
