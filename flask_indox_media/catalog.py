@@ -169,6 +169,11 @@ class AssetCatalog:
             asset, stream, content_type=content_type, metadata=metadata
         )
 
+    def warm(self) -> None:
+        """Set every backend up now (a worker calls this before it forks)."""
+        for backend in self.backends.values():
+            backend.warm()
+
     def asset_id(self, asset: Asset) -> str:
         return self.ids.encode(asset)
 

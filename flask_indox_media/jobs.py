@@ -10,55 +10,27 @@ once with :class:`~flask_indox_media.NoAppError`, and is not retried.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, has_app_context
-from flask.cli import NoAppException, ScriptInfo
-from rq import get_current_job
+from flask import has_app_context
 
-from .exceptions import NoAppError
+from .appload import worker_app
 from .mirror import download, forward
 from .mirror import replicate as replication
 from .ops.users import erase_user as erase
 from .state import IndoxMediaState, current_state
 
-_loaded: Flask | None = None
-
 
 @contextmanager
 def app_state() -> Iterator[IndoxMediaState]:
     """The extension state of the job's app, inside its app context."""
-    global _loaded
     if has_app_context():
         yield current_state()
         return
-    if _loaded is None:
-        _loaded = _load_app()
-    with _loaded.app_context():
+    with worker_app().app_context():
         yield current_state()
-
-
-def _load_app() -> Flask:
-    try:
-        # ScriptInfo alone ignores FLASK_APP (flask's CLI passes it in).
-        return ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
-    except NoAppException as exc:
-        job = get_current_job()
-        if job is not None:
-            # A misconfigured worker is not a flaky upstream: retrying would
-            # spend the retries on workers as app-less as this one. RQ reads
-            # this when the job fails, and sends it straight to the failed
-            # registry with the message below, from where `rq requeue` runs
-            # it (once, its retries gone) after the worker is fixed.
-            job.retries_left = 0
-        raise NoAppError(
-            "this job needs the Flask app, and the worker has none: set FLASK_APP "
-            "(e.g. FLASK_APP=yourapp:create_app rq worker ...), or run the worker "
-            f"with `flask --app yourapp indox-media worker` ({exc})"
-        ) from None
 
 
 def mirror_url(

@@ -25,11 +25,13 @@ extension's worker command).
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from datetime import timedelta
 from typing import Any
 
+from flask import has_app_context
 from rq import Worker
 from rq.exceptions import SchedulerNotFound
 from rq.job import Job
@@ -38,8 +40,11 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.utils import current_timestamp, now
 
+from .appload import worker_app
+from .exceptions import NoAppError
 from .mirror.download import STORING_JOBS
 from .queue import requeue_transient
+from .state import current_state
 
 #: Seconds between maintenance rounds (RQ's default: 600).
 MAINTENANCE_INTERVAL = 15
@@ -114,12 +119,32 @@ class IndoxWorker(Worker):
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """RQ's start-up, then a dead predecessor's scheduler lock released
-        and (as sole consumer) its abandoned jobs retried."""
+        and (as sole consumer) its abandoned jobs retried; and the app and its
+        storage clients made ready, once, for every work horse to inherit."""
         super().bootstrap(*args, **kwargs)
         # In the parent, before the scheduler starts (work() calls this first).
         self.release_dead_scheduler_locks()
         if self.sole_consumer:
             self.retry_abandoned()
+        self.preload()
+
+    def preload(self) -> None:
+        """Load the app (unless a context is pushed: ``flask indox-media
+        worker``) and warm its storage clients here, in the parent: each
+        forked work horse then starts from them instead of paying again."""
+        if has_app_context():
+            current_state().catalog.warm()
+        else:
+            try:
+                app = worker_app()
+            except NoAppError as exc:
+                # The worker may serve other queues; the jobs that need the app
+                # will fail, once each, saying what is missing.
+                self.log.warning("indox-media: %s", exc)
+                return
+            with app.app_context():
+                current_state().catalog.warm()
+        gc.freeze()  # keep the loaded objects' pages shared with the horses
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, with a scheduler unless told otherwise (mirror

@@ -142,6 +142,12 @@ class StorageBackend(ABC):
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size, type and metadata, or ``None`` if it is absent."""
 
+    def warm(self) -> None:
+        """Do now, in a worker's parent process, the costly set-up every forked
+        work horse would otherwise repeat (S3: loading botocore's models).
+        The default: nothing."""
+        return None
+
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
