@@ -76,6 +76,44 @@ class S3Contract(StorageContract):
         with backend.open(key) as stream:
             assert stream.read() == data
 
+    def test_writer_sends_parts_as_they_fill(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_chunksize = 5 * MiB
+        data = bytes(range(256)) * (4 * 11 * 1024)  # 11 MiB: parts of 5, 5, 1
+        writer = backend.open_writer("tts/u/long.wav", content_type="audio/wav")
+        with s3_requests(backend.client) as sent:
+            for start in range(0, len(data), 64 * 1024):
+                writer.write(data[start : start + 64 * 1024])
+            # Two full parts are sent; the third waits for the commit.
+            assert sent == {"CreateMultipartUpload": 1, "UploadPart": 2}
+            assert writer.commit() == len(data)
+        assert sent["UploadPart"] == 3 and sent["CompleteMultipartUpload"] == 1
+        with backend.open("tts/u/long.wav") as stream:
+            assert stream.read() == data
+
+    def test_writer_abort_mid_upload_leaves_no_parts(
+        self, backend: StorageBackend
+    ) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_chunksize = 5 * MiB
+        writer = backend.open_writer("tts/u/cut.wav", content_type="audio/wav")
+        writer.write(b"x" * (6 * MiB))  # one part sent
+        assert backend.client.list_multipart_uploads(Bucket=backend.bucket)["Uploads"]
+        with s3_requests(backend.client) as sent:
+            writer.abort()
+        assert sent == {"AbortMultipartUpload": 1}
+        uploads = backend.client.list_multipart_uploads(Bucket=backend.bucket)
+        assert uploads.get("Uploads", []) == []
+        assert backend.head("tts/u/cut.wav") is None
+
+    def test_writer_of_a_small_object_is_one_put(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        writer = backend.open_writer("tts/u/short.wav", content_type="audio/wav")
+        with s3_requests(backend.client) as sent:
+            writer.write(b"RIFF" + bytes(5000))
+            writer.commit()
+        assert sent == {"PutObject": 1}
+
 
 class TestS3InProcess(S3Contract):
     @pytest.fixture

@@ -21,10 +21,11 @@ from ..exceptions import (
     StorageError,
 )
 from .base import ObjectInfo, StorageBackend
-from .multipart import upload_multipart
+from .multipart import MultipartWriter, upload_multipart
 from .presign import FastPresigner
 from .rules import BucketRulesMixin
 from .streams import FullReads, Prefixed
+from .writers import ObjectWriter
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -241,6 +242,25 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc
         return reader.count
+
+    def open_writer(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectWriter:
+        """A multipart upload in parts of ``INDOX_MEDIA_MULTIPART_CHUNKSIZE``,
+        one part in memory at a time (one PutObject when the object is smaller
+        than a part)."""
+        return MultipartWriter(
+            self.client,
+            self.bucket,
+            key,
+            part_size=self.multipart_chunksize,
+            extra={"ContentType": content_type, "Metadata": dict(metadata or {})},
+            fail=self._fail,
+        )
 
     def open(self, key: str) -> BinaryIO:
         return self.open_with_info(key)[0]
