@@ -19,9 +19,11 @@ from flask_indox_media import (
 )
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.storage.s3 import MiB, S3Backend
+from flask_indox_media.storage.writers import SpooledWriter
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
 from flask_indox_media.testing.counting import s3_requests
 from tests.conftest import make_bucket, r2_backend
+from tests.custom_backend import MemoryBackend
 
 
 class TestLocal(StorageContract):
@@ -201,3 +203,22 @@ def test_backend_pickles_without_its_client(aws: None, tmp_path: Path) -> None:
     backend.put("tts/u/a.wav", io.BytesIO(b"x"), content_type="audio/wav")
     clone = pickle.loads(pickle.dumps(backend))
     assert clone.exists("tts/u/a.wav")
+
+
+def test_a_third_party_backend_streams_through_the_spooled_fallback() -> None:
+    backend = MemoryBackend("memory", capacity=10)
+    writer = backend.open_writer(
+        "tts/u/a.wav", content_type="audio/wav", metadata={"user-id": "u"}
+    )
+    assert isinstance(writer, SpooledWriter)
+    for chunk in (b"RIFF", b"x" * (2 * MiB)):  # past the in-memory spool
+        writer.write(chunk)
+    assert backend.head("tts/u/a.wav") is None
+    assert writer.commit() == 4 + 2 * MiB
+    info = backend.head("tts/u/a.wav")
+    assert info is not None and info.content_type == "audio/wav"
+    assert info.metadata == {"user-id": "u"}
+    dropped = backend.open_writer("tts/u/b.wav", content_type="audio/wav")
+    dropped.write(b"RIFF")
+    dropped.abort()
+    assert backend.head("tts/u/b.wav") is None
