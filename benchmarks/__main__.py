@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import counts, gateway, media, ops, storage
+from . import counts, gateway, media, ops, storage, streaming
 from .common import machine
 
 SECTIONS = {
@@ -21,6 +21,7 @@ SECTIONS = {
     "upload": media.upload_200mb,
     "erase": ops.erase,
     "backfill": ops.backfill,
+    "stream": streaming.first_byte_latency,
 }
 
 

@@ -15,10 +15,12 @@ from typing import Any
 
 from flask import Response, request, stream_with_context
 
+from ..assets import Asset
 from ..exceptions import StorageError
-from ..media_types import from_content_type
+from ..media_types import WAV, MediaType, from_content_type
 from ..mirror.tee import Tee
 from ..state import current_state
+from ..storage.writers import ObjectWriter
 from .blueprint import bp, user_id
 from .openapi import TTS, passthrough_doc, secured
 from .relay import relay
@@ -47,32 +49,57 @@ _STREAM_ANSWER: dict[str, Any] = {
 }
 
 
-def stream_synthesis(**send: Any) -> Response:
-    """Call Resemble's streaming endpoint with ``send`` (``json=`` or
-    ``data=``) and relay its audio as it arrives, teed to a new ``tts`` asset.
-
-    Anything but a 200 with audio passes through as it came. When the storage
-    cannot take the object, the audio still goes out, without the asset
-    headers (the caller's stream comes first).
-    """
-    state = current_state()
-    upstream = state.upstream
-    response = upstream.request(
-        "POST", upstream.synth_url + "stream", streaming=True, **send
-    )
-    media_type = from_content_type(response.headers.get("Content-Type"))
-    if response.status_code != 200 or media_type is None or media_type.kind != "audio":
-        return relay(response, None)
-    catalog = state.catalog
+def _prepare(
+    media_type: MediaType,
+) -> tuple[Asset, ObjectWriter, dict[str, str]] | None:
+    """A new ``tts`` asset of ``media_type``, its writer and its headers, or
+    ``None`` when the storage cannot take it (the audio then goes out
+    without a copy: the caller's stream comes first)."""
+    catalog = current_state().catalog
     asset = catalog.new("tts", user_id(), media_type.extension)
     try:
         writer = catalog.open_writer(asset, content_type=media_type.content_type)
     except StorageError as exc:
         logger.warning("indox-media: streaming without a copy: %s", exc)
-        return relay(response, None)
+        return None
     fields = catalog.describe(asset)
     headers = {h: str(fields[f]) for f, h in ASSET_HEADERS.items() if fields.get(f)}
     headers["Access-Control-Expose-Headers"] = ", ".join(headers)
+    return asset, writer, headers
+
+
+def stream_synthesis(**send: Any) -> Response:
+    """Call Resemble's streaming endpoint with ``send`` (``json=`` or
+    ``data=``) and relay its audio as it arrives, teed to a new ``tts`` asset.
+
+    Anything but a 200 with audio passes through as it came, and nothing is
+    stored.
+    """
+    state = current_state()
+    upstream = state.upstream
+    # Resemble streams WAV: the asset is ready before the request goes, so
+    # nothing of it (a thread's first storage client, presigning) stands
+    # between Resemble's first byte and the caller.
+    copy = _prepare(WAV)
+    try:
+        response = upstream.request(
+            "POST", upstream.synth_url + "stream", streaming=True, **send
+        )
+    except BaseException:
+        if copy is not None:
+            copy[1].abort()
+        raise
+    media_type = from_content_type(response.headers.get("Content-Type"))
+    if response.status_code != 200 or media_type is None or media_type.kind != "audio":
+        if copy is not None:
+            copy[1].abort()
+        return relay(response, None)
+    if copy is not None and media_type != WAV:
+        copy[1].abort()
+        copy = _prepare(media_type)
+    if copy is None:
+        return relay(response, None)
+    asset, writer, headers = copy
     headers["Cache-Control"] = "no-store"
     headers["X-Accel-Buffering"] = "no"  # nginx: pass each chunk on at once
     tee = Tee(state, asset, response, writer, limit=state.settings.max_asset_bytes)
