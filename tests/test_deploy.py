@@ -48,7 +48,9 @@ def until(check: Callable[[], Any], seconds: float, what: Callable[[], str]) -> 
     while time.monotonic() < deadline:
         try:
             result = check()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Timeout: gunicorn's master accepts before its worker has loaded
+            # the app, which takes seconds on a loaded machine.
             result = None
         if result:
             return result
