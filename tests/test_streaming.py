@@ -154,6 +154,7 @@ def test_the_stream_is_relayed_as_it_arrives_and_stored(
     }
     assert sent["headers"]["X-Access-Token"] == DEFAULT_KEY  # the gateway's
     assert "Authorization" not in sent["headers"]
+    assert sent["headers"]["Accept-Encoding"] == "identity"
     # Committed before the caller saw the end of the body.
     stored = requests.get(response.headers["X-Audio-Url"], timeout=10)
     assert stored.status_code == 200 and stored.content == body

@@ -48,8 +48,9 @@ _UPSTREAM_ERRORS = (requests.RequestException, Urllib3Error, OSError)
 
 def arriving(raw: Any, size: int = READ_SIZE) -> Iterator[bytes]:
     """The bytes of a streamed ``requests`` response's ``raw`` body as they
-    arrive (``read1``: chunked or not, never waits to fill ``size``)."""
-    while chunk := raw.read1(size):
+    arrive (``read1``: chunked or not, never waits to fill ``size``), decoded
+    if the upstream compressed them."""
+    while chunk := raw.read1(size, decode_content=True):
         yield chunk
 
 

@@ -81,9 +81,15 @@ def stream_synthesis(**send: Any) -> Response:
     # nothing of it (a thread's first storage client, presigning) stands
     # between Resemble's first byte and the caller.
     copy = _prepare(WAV)
+    # Compressing PCM gains little and would hold pieces back in the encoder.
+    sent = {**send.pop("headers", {}), "Accept-Encoding": "identity"}
     try:
         response = upstream.request(
-            "POST", upstream.synth_url + "stream", streaming=True, **send
+            "POST",
+            upstream.synth_url + "stream",
+            streaming=True,
+            headers=sent,
+            **send,
         )
     except BaseException:
         if copy is not None:
