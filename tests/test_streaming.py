@@ -132,7 +132,7 @@ def test_the_stream_is_relayed_as_it_arrives_and_stored(
         ) as response:
             # The upstream is holding back all but two pieces: the headers and
             # the first bytes are already here, so nothing waited for the end.
-            assert upstream.paused.is_set() and not upstream.finished.is_set()
+            assert upstream.paused.wait(10) and not upstream.finished.is_set()
             assert response.status_code == 200
             assert response.headers["Content-Type"] == "audio/wav"
             assert response.headers["Transfer-Encoding"] == "chunked"
