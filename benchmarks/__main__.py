@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import counts, gateway, load, media, mirror, ops, storage, workers
+from . import counts, gateway, load, media, mirror, ops, storage, streaming, workers
 from .common import Mode, machine
 
 SECTIONS: dict[str, Callable[[list[str]], None]] = {
@@ -34,6 +34,7 @@ SECTIONS: dict[str, Callable[[list[str]], None]] = {
     "erase": ops.erase,
     "backfill": ops.backfill,
     "load": load.load_test,
+    "stream": streaming.first_byte_latency,
 }
 #: Left out of a quick run unless named: minutes each even when small.
 NOT_QUICK = ("scale", "load", "erase", "backfill")

@@ -24,9 +24,12 @@ DEV_DEFAULTS: dict[str, Any] = {
 
 
 def api_key_from_request() -> str | None:
-    """The caller's key, from ``Authorization: Bearer <key>`` or the official
-    ``resemble`` SDK's ``Authorization: Token token=<key>``."""
+    """The caller's key, from ``Authorization: Bearer <key>``, or as the
+    official ``resemble`` SDK sends it: ``Authorization: Token token=<key>``
+    (its app API calls) and ``x-access-token: <key>`` (``clips.stream``)."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        return request.headers.get("x-access-token", "").strip() or None
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:

@@ -15,6 +15,18 @@ from .keys import AssetClass, AssetClassTable, build_key, user_prefix
 from .media_types import from_extension
 from .playback import PlaybackLinks
 from .storage.base import ObjectInfo, StorageBackend
+from .storage.writers import ObjectWriter
+
+
+def _metadata(asset: Asset, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The metadata every object carries (user, class, request id), plus ``extra``."""
+    return {
+        "user-id": asset.user_id,
+        "asset-class": asset.asset_class,
+        "request-id": asset.parsed.request_id,
+        **(extra or {}),
+    }
+
 
 #: Every asset object's ``Cache-Control``. Keys are never rewritten, so the
 #: bytes at one are immutable; ``private`` because a presigned URL is a bearer
@@ -132,18 +144,33 @@ class AssetCatalog:
         :raises ObjectExistsError: ``if_absent`` and the object exists.
         :raises StorageError: the backend failed.
         """
-        meta = {
-            "user-id": asset.user_id,
-            "asset-class": asset.asset_class,
-            "request-id": asset.parsed.request_id,
-            **(metadata or {}),
-        }
         return self.backends[asset.backend].put(
             asset.key,
             stream,
             content_type=content_type,
-            metadata=meta,
+            metadata=_metadata(asset, metadata),
             if_absent=if_absent,
+            content_disposition=inline_disposition(asset),
+            cache_control=CACHE_CONTROL,
+        )
+
+    def open_writer(
+        self,
+        asset: Asset,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectWriter:
+        """A streaming writer of ``asset``'s object on its backend, with the
+        metadata :meth:`write` gives (see
+        :meth:`StorageBackend.open_writer <flask_indox_media.StorageBackend.open_writer>`).
+
+        :raises StorageError: the backend failed.
+        """
+        return self.backends[asset.backend].open_writer(
+            asset.key,
+            content_type=content_type,
+            metadata=_metadata(asset, metadata),
             content_disposition=inline_disposition(asset),
             cache_control=CACHE_CONTROL,
         )

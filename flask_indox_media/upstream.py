@@ -70,17 +70,22 @@ class UpstreamClient:
         *,
         headers: dict[str, str] | None = None,
         synth: bool = False,
+        streaming: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
         """Send a request upstream; the body is streamed (``stream=True``).
 
         :param synth: authenticate as the synthesis server expects (``Bearer``);
             the app API takes ``Token token=``.
+        :param streaming: authenticate as the streaming endpoint expects
+            (``x-access-token: <key>``, as the official SDK sends it).
         :raises UpstreamError: 504 on a timeout, 502 when unreachable or on a
             5xx answer. 4xx answers are returned for the caller to pass through.
         """
         sent = dict(headers or {})
-        if self._api_key:
+        if self._api_key and streaming:
+            sent["x-access-token"] = self._api_key
+        elif self._api_key:
             sent["Authorization"] = (
                 f"Bearer {self._api_key}" if synth else f"Token token={self._api_key}"
             )

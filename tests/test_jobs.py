@@ -18,7 +18,7 @@ from flask_indox_media.keys import AssetClassTable
 from flask_indox_media.mirror import download
 from flask_indox_media.mirror.download import job_id
 from flask_indox_media.mirror.rewrite import rewrite
-from flask_indox_media.storage.s3 import MiB
+from flask_indox_media.storage.s3_config import MiB
 from flask_indox_media.testing import serve_wsgi, wav_bytes
 from flask_indox_media.testing.counting import redis_round_trips, s3_requests
 from tests.conftest import ALICE, create_clip, make_bucket, r2_config, work

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -104,6 +105,66 @@ def test_bad_input_is_422(client: FlaskClient) -> None:
     )
     assert response.status_code == 422
     assert "text" in response.get_json()["errors"]["json"]
+    assert response.get_json()["message"] == "invalid json fields: text"
+
+
+def _upload(purpose: str) -> dict[str, Any]:
+    return {"purpose": purpose, "file": (io.BytesIO(wav_bytes(0.1)), "a.wav")}
+
+
+#: One request per kind of refusal: (method, path, keyword arguments, status,
+#: the message or a part of it).
+ERRORS = [
+    ("get", "/media", {}, 401, "missing or invalid API key"),
+    ("get", "/media/ast_nope", {"headers": ALICE}, 404, "no such asset"),
+    (
+        "get",
+        "/../indox-media/local/tts/alice/x.wav?expires=1&signature=x",
+        {},
+        403,
+        "signature",
+    ),
+    ("post", "/tts/synthesize", {"json": {}, "headers": ALICE}, 422, "json fields"),
+    ("post", "/tts/stream", {"json": {"voice_uuid": 1}, "headers": ALICE}, 422, "text"),
+    ("get", "/media?asset_class=x", {"headers": ALICE}, 422, "query fields"),
+    ("get", "/media?page_size=101", {"headers": ALICE}, 422, "page_size"),
+    (
+        "post",
+        "/uploads",
+        {"data": _upload("selfie"), "headers": ALICE},
+        422,
+        "allowed: audio_job_input, stt_input, voice_clone, watermark_input",
+    ),
+    (
+        "post",
+        "/tts/synthesize",
+        {"data": "{", "content_type": "application/json", "headers": ALICE},
+        400,
+        "not valid JSON",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "message"),
+    ERRORS,
+    ids=[f"{e[3]}-{e[1]}" for e in ERRORS],
+)
+def test_every_refusal_has_the_one_error_body(
+    client: FlaskClient,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
+    url = P + path if not path.startswith("/..") else path.removeprefix("/..")
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body["code"] == status and body["status"]
+    assert message in body["message"]
+    assert set(body) <= {"code", "status", "message", "errors"}
 
 
 @pytest.mark.parametrize("wrapped", [5, "x", ["voice_uuid", "v"], True])

@@ -19,11 +19,14 @@ from flask_indox_media import (
 )
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.storage.r2 import R2Backend
-from flask_indox_media.storage.s3 import MiB, S3Backend
+from flask_indox_media.storage.s3 import S3Backend
+from flask_indox_media.storage.s3_config import MiB
+from flask_indox_media.storage.writers import SpooledWriter
 from flask_indox_media.testing import RGW
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
 from flask_indox_media.testing.counting import s3_requests
 from tests.conftest import make_bucket, r2_backend, rgw_config
+from tests.custom_backend import MemoryBackend
 
 
 class TestLocal(StorageContract):
@@ -96,6 +99,44 @@ class S3Contract(StorageContract):
         info = backend.head("voices/u/big.wav")
         assert info is not None and info.content_disposition == inline
         assert info.cache_control == "private, max-age=31536000, immutable"
+
+    def test_writer_sends_parts_as_they_fill(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_chunksize = 5 * MiB
+        data = bytes(range(256)) * (4 * 11 * 1024)  # 11 MiB: parts of 5, 5, 1
+        writer = backend.open_writer("tts/u/long.wav", content_type="audio/wav")
+        with s3_requests(backend.client) as sent:
+            for start in range(0, len(data), 64 * 1024):
+                writer.write(data[start : start + 64 * 1024])
+            # Two full parts are sent; the third waits for the commit.
+            assert sent == {"CreateMultipartUpload": 1, "UploadPart": 2}
+            assert writer.commit() == len(data)
+        assert sent["UploadPart"] == 3 and sent["CompleteMultipartUpload"] == 1
+        with backend.open("tts/u/long.wav") as stream:
+            assert stream.read() == data
+
+    def test_writer_abort_mid_upload_leaves_no_parts(
+        self, backend: StorageBackend
+    ) -> None:
+        assert isinstance(backend, S3Backend)
+        backend.multipart_chunksize = 5 * MiB
+        writer = backend.open_writer("tts/u/cut.wav", content_type="audio/wav")
+        writer.write(b"x" * (6 * MiB))  # one part sent
+        assert backend.client.list_multipart_uploads(Bucket=backend.bucket)["Uploads"]
+        with s3_requests(backend.client) as sent:
+            writer.abort()
+        assert sent == {"AbortMultipartUpload": 1}
+        uploads = backend.client.list_multipart_uploads(Bucket=backend.bucket)
+        assert uploads.get("Uploads", []) == []
+        assert backend.head("tts/u/cut.wav") is None
+
+    def test_writer_of_a_small_object_is_one_put(self, backend: StorageBackend) -> None:
+        assert isinstance(backend, S3Backend)
+        writer = backend.open_writer("tts/u/short.wav", content_type="audio/wav")
+        with s3_requests(backend.client) as sent:
+            writer.write(b"RIFF" + bytes(5000))
+            writer.commit()
+        assert sent == {"PutObject": 1}
 
 
 class TestS3InProcess(S3Contract):
@@ -303,3 +344,22 @@ def test_one_client_per_process_shared_by_threads_rebuilt_after_fork() -> None:
     assert os.read(read_end, 1) == b"1"
     os.close(read_end)
     assert backend.client is parent_client
+
+
+def test_a_third_party_backend_streams_through_the_spooled_fallback() -> None:
+    backend = MemoryBackend("memory", capacity=10)
+    writer = backend.open_writer(
+        "tts/u/a.wav", content_type="audio/wav", metadata={"user-id": "u"}
+    )
+    assert isinstance(writer, SpooledWriter)
+    for chunk in (b"RIFF", b"x" * (2 * MiB)):  # past the in-memory spool
+        writer.write(chunk)
+    assert backend.head("tts/u/a.wav") is None
+    assert writer.commit() == 4 + 2 * MiB
+    info = backend.head("tts/u/a.wav")
+    assert info is not None and info.content_type == "audio/wav"
+    assert info.metadata == {"user-id": "u"}
+    dropped = backend.open_writer("tts/u/b.wav", content_type="audio/wav")
+    dropped.write(b"RIFF")
+    dropped.abort()
+    assert backend.head("tts/u/b.wav") is None

@@ -39,8 +39,11 @@ class Found:
     def identity(self, user_id: str, route_id: str | None) -> str | None:
         """What names this asset across repeated polls (``None``: always new).
 
-        The upstream object's own id when it has one; else the polled job's id
-        and the path; else the URL without its (signed, changing) query.
+        The upstream object's own id when it has one, with the audio URL's
+        path (a clip synthesized again gets new audio at a new path, so a new
+        asset; a job's result keeps its path while its signed query changes
+        from poll to poll); else the polled job's id and the JSON path; else
+        the URL without its query.
         """
         if self.rule.inline:
             return None
@@ -52,7 +55,8 @@ class Found:
                 (str(self.container[f]) for f in _INDEX_FIELDS if f in self.container),
                 "",
             )
-            name = f"id:{anchor}:{index}:{self.field}"
+            source = self.value.split("?", 1)[0]
+            name = f"id:{anchor}:{index}:{self.field}:{source}"
         elif route_id:
             name = f"route:{route_id}:{self.path}"
         else:

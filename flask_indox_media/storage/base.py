@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from ..exceptions import ObjectNotFoundError
+from .writers import ObjectWriter, SpooledWriter
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -104,6 +105,34 @@ class StorageBackend(ABC):
             was written.
         :raises StorageError: the backend failed.
         """
+
+    def open_writer(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
+    ) -> ObjectWriter:
+        """A writer that stores ``key`` chunk by chunk as the bytes arrive
+        (see :class:`~flask_indox_media.storage.writers.ObjectWriter`): the
+        object appears on ``commit()``, whole, or never.
+
+        The default spools to a temporary file and calls :meth:`put` on
+        commit, so a backend without a streaming upload of its own still
+        works; override it to send the bytes as they come.
+
+        .. versionadded:: 0.1
+        """
+        return SpooledWriter(
+            self.put,
+            key,
+            content_type=content_type,
+            metadata=metadata,
+            content_disposition=content_disposition,
+            cache_control=cache_control,
+        )
 
     @abstractmethod
     def open(self, key: str) -> BinaryIO:

@@ -21,6 +21,7 @@ from ..exceptions import (
 )
 from ..tokens import LOCAL_URL, TokenSigner
 from .base import ObjectInfo, StorageBackend
+from .writers import ObjectWriter
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -42,6 +43,71 @@ def _link_new(tmp: str, path: str, taken: str) -> None:
     except FileExistsError:
         raise ObjectExistsError(taken) from None
     os.unlink(tmp)
+
+
+class LocalWriter(ObjectWriter):
+    """A temporary file (``.tmp-*``, which listings skip) in the object's
+    folder, moved into place on commit, so a reader never sees half an object."""
+
+    def __init__(
+        self,
+        backend: str,
+        key: str,
+        path: str,
+        meta_path: str,
+        meta: dict[str, Any],
+        *,
+        if_absent: bool = False,
+    ) -> None:
+        super().__init__(key)
+        self._where = f"{backend}: {key}"
+        self._path = path
+        self._meta_path = meta_path
+        self._meta = meta
+        self._if_absent = if_absent
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(os.path.dirname(meta_path), exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        except OSError as exc:
+            raise self._fail("put", exc) from exc
+        self._file = os.fdopen(fd, "wb")
+
+    def _fail(self, action: str, exc: OSError) -> StorageError:
+        return StorageError(f"{self._where}: {action} failed: {exc.strerror}")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise self._fail("write", exc) from exc
+        self.size += len(data)
+
+    def commit(self) -> int:
+        try:
+            self._file.close()
+            with open(self._meta_path + ".tmp", "w", encoding="utf-8") as out_meta:
+                json.dump(self._meta, out_meta)
+            os.replace(self._meta_path + ".tmp", self._meta_path)
+            # The object appears last, whole.
+            if self._if_absent:
+                _link_new(self._tmp, self._path, f"{self._where} exists")
+            else:
+                os.replace(self._tmp, self._path)
+        except OSError as exc:
+            raise self._fail("put", exc) from exc
+        self.closed = True
+        return self.size
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._file.close()
+        try:
+            os.unlink(self._tmp)
+        except OSError:
+            pass  # already moved, or never made
 
 
 class LocalBackend(StorageBackend):
@@ -124,43 +190,54 @@ class LocalBackend(StorageBackend):
     ) -> int:
         """The download headers go in the metadata file, and
         :mod:`~flask_indox_media.web.local_files` sends them."""
-        path = self._path(self._objects, key)
-        meta_path = self._path(self._meta, key, ".json")
-        if if_absent and os.path.exists(path):
+        if if_absent and os.path.exists(self._path(self._objects, key)):
             raise ObjectExistsError(f"{self.name}: {key} exists")
-        size = 0
+        headers = (content_disposition, cache_control)
+        writer = self._writer(key, content_type, metadata, headers, if_absent=if_absent)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.makedirs(os.path.dirname(meta_path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := stream.read(_COPY_CHUNK):
-                        out.write(chunk)
-                        size += len(chunk)
-                meta = {
-                    "content_type": content_type,
-                    "metadata": dict(metadata or {}),
-                    "content_disposition": content_disposition,
-                    "cache_control": cache_control,
-                }
-                with open(meta_path + ".tmp", "w", encoding="utf-8") as out_meta:
-                    json.dump(meta, out_meta)
-                os.replace(meta_path + ".tmp", meta_path)
-                # The object appears last, whole, so a reader never sees half.
-                if if_absent:
-                    _link_new(tmp, path, f"{self.name}: {key} exists")
-                else:
-                    os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            raise StorageError(
-                f"{self.name}: put {key} failed: {exc.strerror}"
-            ) from exc
-        return size
+            while chunk := stream.read(_COPY_CHUNK):
+                writer.write(chunk)
+            return writer.commit()
+        finally:
+            writer.abort()  # a no-op once committed
+
+    def open_writer(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
+    ) -> ObjectWriter:
+        """A temporary file beside the object, moved into place on commit."""
+        return self._writer(
+            key, content_type, metadata, (content_disposition, cache_control)
+        )
+
+    def _writer(
+        self,
+        key: str,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        headers: tuple[str | None, str | None],
+        *,
+        if_absent: bool = False,
+    ) -> LocalWriter:
+        meta = {
+            "content_type": content_type,
+            "metadata": dict(metadata or {}),
+            "content_disposition": headers[0],
+            "cache_control": headers[1],
+        }
+        return LocalWriter(
+            self.name,
+            key,
+            self._path(self._objects, key),
+            self._path(self._meta, key, ".json"),
+            meta,
+            if_absent=if_absent,
+        )
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -1,4 +1,5 @@
-"""Multipart uploads sent part by part, so the completion can be conditional.
+"""Multipart uploads sent part by part, so the completion can be conditional,
+and :class:`MultipartWriter`, the S3 backends' streaming writer.
 
 boto3's ``upload_fileobj`` cannot carry ``IfNoneMatch`` (s3transfer's
 ``ALLOWED_UPLOAD_ARGS`` lacks it), and without it a write over the threshold
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..exceptions import StorageError
 from .streams import BufferReader
+from .writers import ObjectWriter
 
 logger = logging.getLogger("flask_indox_media")
 
@@ -140,3 +143,101 @@ def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
             key,
             type(exc).__name__,
         )
+
+
+class MultipartWriter(ObjectWriter):
+    """An object sent as it is written, holding at most one part in memory.
+
+    Bytes collect in one buffer; each time it holds ``part_size`` bytes, that
+    part is sent (UploadPart, in the writing thread: a second buffer would
+    double the memory) and the buffer is reused. The multipart upload is
+    created with the first full part, so an object smaller than one part is
+    one PutObject on commit and never leaves an incomplete upload. Any failure,
+    and :meth:`abort`, aborts the upload: no part is left billed.
+
+    Memory: one part (``part_size``) plus the chunk being written.
+
+    :param fail: turns a boto3 error into the backend's
+        :class:`~flask_indox_media.StorageError` (``fail(exc, action, key)``).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        *,
+        part_size: int,
+        extra: Mapping[str, Any],
+        fail: Callable[[Exception, str, str], StorageError],
+    ) -> None:
+        super().__init__(key)
+        self._client = client
+        self._bucket = bucket
+        self._part_size = part_size
+        self._extra = dict(extra)
+        self._fail = fail
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Part] = []
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        try:
+            while len(self._buffer) >= self._part_size:
+                self._send(self._part_size)
+        except (BotoCoreError, ClientError) as exc:
+            self.abort()
+            raise self._fail(exc, "upload part of", self.key) from exc
+
+    def _send(self, size: int) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self.key, **self._extra
+            )["UploadId"]
+        number = len(self._parts) + 1
+        with BufferReader(self._buffer, size) as body:
+            response = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentLength=size,
+            )
+        self._parts.append({"ETag": response["ETag"], "PartNumber": number})
+        del self._buffer[:size]
+
+    def commit(self) -> int:
+        try:
+            if self._upload_id is None:
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=self.key,
+                    Body=bytes(self._buffer),
+                    **self._extra,
+                )
+            else:
+                if self._buffer:
+                    self._send(len(self._buffer))
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        except (BotoCoreError, ClientError) as exc:
+            self.abort()
+            raise self._fail(exc, "put", self.key) from exc
+        self.closed = True
+        self._buffer = bytearray()
+        return self.size
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            _abort(self._client, self._bucket, self.key, self._upload_id)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import required
 from .base import StorageBackend
-from .s3 import TRANSFER_DEFAULTS, S3Backend, transfer_options
+from .s3 import S3Backend
+from .s3_config import TRANSFER_DEFAULTS, transfer_options
 
 if TYPE_CHECKING:
     from ..config import Settings

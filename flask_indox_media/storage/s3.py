@@ -7,13 +7,13 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypedDict, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, cast
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..config import integer, required
+from ..config import required
 from ..exceptions import (
     ConfigurationError,
     ObjectExistsError,
@@ -21,25 +21,17 @@ from ..exceptions import (
     StorageError,
 )
 from .base import ObjectInfo, StorageBackend
-from .multipart import upload_multipart
+from .multipart import MultipartWriter, upload_multipart
 from .presign import FastPresigner
 from .rules import BucketRulesMixin
+from .s3_config import TRANSFER_DEFAULTS, transfer_options
 from .streams import FullReads, Prefixed
+from .writers import ObjectWriter
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-MiB = 1024 * 1024
-#: R2 and S3 refuse multipart parts smaller than this (but the last).
-MIN_PART_SIZE = 5 * MiB
-#: Transfer keys shared by the S3 and R2 backends.
-TRANSFER_DEFAULTS = {
-    "INDOX_MEDIA_MULTIPART_THRESHOLD": 8 * MiB,
-    "INDOX_MEDIA_MULTIPART_CHUNKSIZE": 8 * MiB,
-    "INDOX_MEDIA_MAX_POOL_CONNECTIONS": 10,
-    "INDOX_MEDIA_UPLOAD_CONCURRENCY": 4,
-}
 
 
 class _Shared:
@@ -50,25 +42,6 @@ class _Shared:
         self.session = session
         self.client = client
         self.presigner: FastPresigner | None = None
-
-
-class TransferOptions(TypedDict):
-    multipart_threshold: int
-    multipart_chunksize: int
-    max_pool_connections: int
-    upload_concurrency: int
-
-
-def transfer_options(config: Mapping[str, Any]) -> TransferOptions:
-    chunk = integer(config, "INDOX_MEDIA_MULTIPART_CHUNKSIZE", MIN_PART_SIZE)
-    return {
-        "multipart_threshold": integer(
-            config, "INDOX_MEDIA_MULTIPART_THRESHOLD", chunk
-        ),
-        "multipart_chunksize": chunk,
-        "max_pool_connections": integer(config, "INDOX_MEDIA_MAX_POOL_CONNECTIONS", 1),
-        "upload_concurrency": integer(config, "INDOX_MEDIA_UPLOAD_CONCURRENCY", 1),
-    }
 
 
 def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
@@ -84,13 +57,29 @@ def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-class S3Backend(BucketRulesMixin, StorageBackend):
-    """Objects in an S3 bucket, through boto3.
+def _object_args(
+    content_type: str,
+    metadata: Mapping[str, str] | None,
+    content_disposition: str | None,
+    cache_control: str | None,
+) -> dict[str, Any]:
+    """PutObject's and CreateMultipartUpload's arguments for an object's type,
+    metadata and download headers."""
+    args: dict[str, Any] = {
+        "ContentType": content_type,
+        "Metadata": dict(metadata or {}),
+    }
+    if content_disposition:
+        args["ContentDisposition"] = content_disposition
+    if cache_control:
+        args["CacheControl"] = cache_control
+    return args
 
-    The client is created lazily, once per process, shared by its threads
-    (boto3 clients are thread-safe), rebuilt in a forked child, and dropped when
-    the backend is pickled.
-    """
+
+class S3Backend(BucketRulesMixin, StorageBackend):
+    """Objects in an S3 bucket, through boto3. The client is made lazily, one
+    per process shared by its threads (boto3 clients are thread-safe), made
+    anew in a forked child, and dropped when the backend is pickled."""
 
     def __init__(
         self,
@@ -266,14 +255,7 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         412 becomes :class:`~flask_indox_media.ObjectExistsError`. The download
         headers are the object's ``ContentDisposition`` and ``CacheControl``."""
         reader = FullReads(stream)
-        extra: dict[str, Any] = {
-            "ContentType": content_type,
-            "Metadata": dict(metadata or {}),
-        }
-        if content_disposition:
-            extra["ContentDisposition"] = content_disposition
-        if cache_control:
-            extra["CacheControl"] = cache_control
+        extra = _object_args(content_type, metadata, content_disposition, cache_control)
         condition = {"IfNoneMatch": "*"} if if_absent else {}
         threshold = self.multipart_threshold
         try:
@@ -298,6 +280,29 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc
         return reader.count
+
+    def open_writer(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
+    ) -> ObjectWriter:
+        """A multipart upload in parts of ``INDOX_MEDIA_MULTIPART_CHUNKSIZE``,
+        one part in memory at a time (one PutObject when the object is smaller
+        than a part)."""
+        return MultipartWriter(
+            self.client,
+            self.bucket,
+            key,
+            part_size=self.multipart_chunksize,
+            extra=_object_args(
+                content_type, metadata, content_disposition, cache_control
+            ),
+            fail=self._fail,
+        )
 
     def open(self, key: str) -> BinaryIO:
         return self.open_with_info(key)[0]

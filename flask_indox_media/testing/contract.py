@@ -193,3 +193,29 @@ class StorageContract:
         assert (info.content_disposition, info.cache_control) == (None, None)
         url = backend.presigned_url("tts/u/plain.wav", expires_in=600)
         assert "Content-Disposition" not in self.fetch_headers(url)
+
+    def test_writer_commits_whole(self, backend: StorageBackend) -> None:
+        key = "tts/u/streamed.wav"
+        writer = backend.open_writer(
+            key, content_type="audio/wav", metadata={"user-id": "u"}
+        )
+        chunks = [b"RIFF", bytes(range(256)) * 30, b"", b"tail"]
+        for chunk in chunks:
+            writer.write(chunk)
+            assert backend.head(key) is None  # nothing visible before commit
+        assert writer.commit() == sum(map(len, chunks))
+        writer.abort()  # a no-op once committed
+        info = backend.head(key)
+        assert info is not None and info.content_type == "audio/wav"
+        assert info.metadata["user-id"] == "u"
+        with backend.open(key) as stream:
+            assert stream.read() == b"".join(chunks)
+        assert [i.key for i in backend.list_objects("tts/u/")] == [key]
+
+    def test_writer_abort_leaves_nothing(self, backend: StorageBackend) -> None:
+        writer = backend.open_writer("tts/u/dropped.wav", content_type="audio/wav")
+        writer.write(b"RIFF" + bytes(1000))
+        writer.abort()
+        writer.abort()
+        assert backend.head("tts/u/dropped.wav") is None
+        assert list(backend.list_objects("tts/u/")) == []

@@ -3,7 +3,7 @@ and the local backend's file server."""
 
 from __future__ import annotations
 
-from . import callbacks, media, native, resemble, uploads
+from . import callbacks, media, native, resemble, streaming, uploads
 from .blueprint import bp
 
-__all__ = ["bp", "callbacks", "media", "native", "resemble", "uploads"]
+__all__ = ["bp", "callbacks", "media", "native", "resemble", "streaming", "uploads"]

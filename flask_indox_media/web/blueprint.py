@@ -19,10 +19,20 @@ from ..keys import (
     validate_user_id,
 )
 from ..state import EXTENSION_KEY, current_state
-from .errors import handle_error
+from .errors import ArgumentsParser, handle_error
 from .limits import check_json_body
 
-bp = Blueprint(
+
+class GatewayBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest is untyped
+    """flask-smorest's Blueprint, its arguments and pagination parameters
+    parsed by :class:`~.errors.ArgumentsParser` (invalid ones answer through
+    the one error handler)."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
+    PAGINATION_ARGUMENTS_PARSER = ArgumentsParser()
+
+
+bp = GatewayBlueprint(
     "indox_media_gateway",
     __name__,
     description="Resemble AI, proxied: every audio asset is mirrored to the gateway's "

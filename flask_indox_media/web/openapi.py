@@ -75,7 +75,8 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 SECURITY: list[dict[str, list[str]]] = [{BEARER: []}, {SDK_TOKEN: []}]
 
 #: What else than the documented answer a caller may get.
-_DEFAULT_ERROR = {
+#: The default answer of a route relaying Resemble: its 4xx pass through.
+PASSED_THROUGH_ERRORS = {
     "description": "An error: the gateway's own in the error shape (code, status, "
     "message, errors), or Resemble's 4xx answer passed through as it came.",
     "content": {"application/json": {"schema": {"anyOf": [ErrorSchema, ResembleBody]}}},
@@ -103,7 +104,9 @@ def relays(
         view = bp.alt_response(
             status, schema=schema, description=description, success=True
         )(view)
-        view = bp.doc(security=SECURITY, responses={"default": _DEFAULT_ERROR})(view)
+        view = bp.doc(security=SECURITY, responses={"default": PASSED_THROUGH_ERRORS})(
+            view
+        )
         return view
 
     return decorate
@@ -122,7 +125,7 @@ def passthrough_doc(summary: str, description: str) -> dict[str, Any]:
                 "to each audio it carries; other statuses pass through as they came.",
                 "content": {"application/json": {"schema": ResembleBody}},
             },
-            "default": _DEFAULT_ERROR,
+            "default": PASSED_THROUGH_ERRORS,
         },
     }
 

@@ -71,7 +71,8 @@ def synthesize(args: dict[str, Any]) -> Response:
     base64 audio is stored at once (class tts) and the asset fields are added
     at the top level of the answer.
     """
-    body = {**args, "data": args.pop("text")}
+    text = args.pop("text")
+    body = {**args, "data": text}
     upstream = current_state().upstream
     response = upstream.request(
         "POST", upstream.synth_url + "synthesize", json=body, synth=True

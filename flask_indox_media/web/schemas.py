@@ -111,3 +111,13 @@ class EditArgs(AudioArgs):
     original_transcript = fields.String()
     target_transcript = fields.String()
     voice_uuid = fields.String()
+
+
+class StreamArgs(Open):
+    voice_uuid = fields.String(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1))
+    project_uuid = fields.String()
+    precision = fields.String(
+        load_default="PCM_16", validate=validate.OneOf(["PCM_16", "PCM_32", "MULAW"])
+    )
+    sample_rate = fields.Integer(validate=validate.Range(min=8000, max=48000))
