@@ -142,11 +142,9 @@ def _rules_names(backend: str | None) -> list[str]:
     return names
 
 
-def _print_plan(name: str, plan: bucket_rules.Plan, what: str) -> None:
+def _print_plan(name: str, plan: bucket_rules.Plan, what: str, source: str) -> None:
     if plan.in_sync:
-        click.echo(
-            f"{name}: {what} match the retention table ({len(plan.desired)} rule(s))"
-        )
+        click.echo(f"{name}: {what} match {source} ({len(plan.desired)} rule(s))")
         return
     for label, ids in (
         ("add", plan.added),
@@ -160,14 +158,14 @@ def _print_plan(name: str, plan: bucket_rules.Plan, what: str) -> None:
 
 
 def _bucket_rules(
-    kind: str, fn: Any, action: str, backend: str | None, dry_run: bool
+    kind: str, source: str, fn: Any, action: str, backend: str | None, dry_run: bool
 ) -> None:
     for name in _rules_names(backend):
         plan = fn(current_state(), name, apply=action == "apply" and not dry_run)
         if action == "show":
             click.echo(_dumps({"backend": name, "rules": plan.current}))
         else:
-            _print_plan(name, plan, kind)
+            _print_plan(name, plan, kind, source)
             if action == "apply" and not plan.in_sync:
                 click.echo(
                     f"{name}: {'would write' if dry_run else 'written'} ({len(plan.merged)} rule(s))"
@@ -184,7 +182,14 @@ def lifecycle_command(action: str, backend: str | None, dry_run: bool) -> None:
     """Bucket lifecycle rules from the retention table: one per expiring prefix,
     none for permanent ones, incomplete multipart uploads aborted after a day.
     apply keeps rules the extension does not own."""
-    _bucket_rules("lifecycle rules", bucket_rules.lifecycle, action, backend, dry_run)
+    _bucket_rules(
+        "lifecycle rules",
+        "the retention table",
+        bucket_rules.lifecycle,
+        action,
+        backend,
+        dry_run,
+    )
 
 
 @cli.command("cors")
@@ -195,7 +200,14 @@ def lifecycle_command(action: str, backend: str | None, dry_run: bool) -> None:
 )
 def cors_command(action: str, backend: str | None, dry_run: bool) -> None:
     """Bucket CORS rules for browser playback from INDOX_MEDIA_CORS_ORIGINS."""
-    _bucket_rules("CORS rules", bucket_rules.cors, action, backend, dry_run)
+    _bucket_rules(
+        "CORS rules",
+        "INDOX_MEDIA_CORS_ORIGINS",
+        bucket_rules.cors,
+        action,
+        backend,
+        dry_run,
+    )
 
 
 @cli.command("sweep")

@@ -181,7 +181,7 @@ def test_cors(
         "ETag",
     }
     assert (
-        "match the retention table"
+        "CORS rules match INDOX_MEDIA_CORS_ORIGINS"
         in run(app, "cors", "plan", "--backend", "r2").output
     )
 

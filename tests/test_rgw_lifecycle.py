@@ -137,7 +137,11 @@ def test_plans_are_in_sync_after_apply(
         assert applied.exit_code == 0 and "written" in applied.output
         plan = runner.invoke(args=["indox-media", command, "plan"])
         assert plan.exit_code == 0
-        assert "match the retention table" in plan.output, plan.output
+        source = {
+            "lifecycle": "the retention table",
+            "cors": "INDOX_MEDIA_CORS_ORIGINS",
+        }
+        assert f"match {source[command]}" in plan.output, plan.output
     stored = rgw.client().get_bucket_lifecycle_configuration(
         Bucket=app.config["INDOX_MEDIA_R2_BUCKET"]
     )["Rules"]

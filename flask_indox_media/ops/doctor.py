@@ -106,12 +106,14 @@ def checks(state: IndoxMediaState) -> Iterator[Check]:
                 f"{name}: lifecycle",
                 partial(_in_sync, lifecycle, state, name),
                 f"flask indox-media lifecycle apply --backend {name}",
+                "the retention table",
             )
             if settings.cors_origins:
                 yield _rules_check(
                     f"{name}: CORS",
                     partial(_in_sync, cors, state, name),
                     f"flask indox-media cors apply --backend {name}",
+                    "INDOX_MEDIA_CORS_ORIGINS",
                 )
     yield from _queue_checks(state)
     yield _run(
@@ -149,7 +151,9 @@ def _override_check(state: IndoxMediaState) -> Check:
     return Check(name, "ok", f"{active.backend} (no runtime override)")
 
 
-def _rules_check(name: str, in_sync: Callable[[], bool], fix: str) -> Check:
+def _rules_check(
+    name: str, in_sync: Callable[[], bool], fix: str, source: str
+) -> Check:
     try:
         ok = in_sync()
     except IndoxMediaError as exc:
@@ -157,9 +161,9 @@ def _rules_check(name: str, in_sync: Callable[[], bool], fix: str) -> Check:
             name, "FAIL", f"{type(exc).__name__}: {exc}", "check the bucket permissions"
         )
     return (
-        Check(name, "ok", "matches the retention table")
+        Check(name, "ok", f"matches {source}")
         if ok
-        else Check(name, "FAIL", "differs from the retention table", fix)
+        else Check(name, "FAIL", f"differs from {source}", fix)
     )
 
 
