@@ -406,9 +406,17 @@ def test_doctor(
 ) -> None:
     from rq import Worker
 
-    app = make_gateway({**buckets, "INDOX_MEDIA_REDIS_URL": redis_db})
+    app = make_gateway(
+        {
+            **buckets,
+            "INDOX_MEDIA_REDIS_URL": redis_db,
+            "INDOX_MEDIA_CORS_ORIGINS": "https://app.example",
+        }
+    )
     assert run(app, "lifecycle", "apply").exit_code == 0
     first = run(app, "doctor")
+    assert "[FAIL] r2: CORS: differs from INDOX_MEDIA_CORS_ORIGINS" in first.output
+    assert run(app, "cors", "apply").exit_code == 0
     assert first.exit_code == 1
     assert (
         "[FAIL] workers: none" in first.output
@@ -425,7 +433,8 @@ def test_doctor(
     for line in (
         "[  ok] r2: bucket",
         "[  ok] s3: round trip",
-        "[  ok] r2: lifecycle",
+        "[  ok] r2: lifecycle: matches the retention table",
+        "[  ok] r2: CORS: matches INDOX_MEDIA_CORS_ORIGINS",
         "[  ok] workers: 1 alive",
         "[  ok] upstream",
     ):
