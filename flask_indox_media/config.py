@@ -53,6 +53,7 @@ DEFAULTS: Mapping[str, Any] = {
     "INDOX_MEDIA_PUBLIC_URL": None,
     "INDOX_MEDIA_STRIP_INLINE_AUDIO": False,
     "INDOX_MEDIA_OPENAPI": True,
+    "INDOX_MEDIA_HEALTH_PREFIX": "",  # /healthz and /readyz; None: no routes
     "INDOX_MEDIA_MAX_JSON_BYTES": 10 * MiB,
     # Mirroring
     "INDOX_MEDIA_REDIS_URL": None,
@@ -104,6 +105,8 @@ class Settings:
     cors_origins: tuple[str, ...]
     #: Where the app serves the Prometheus metrics, or ``None``.
     metrics_path: str | None
+    #: Where /healthz and /readyz go ("" at the root), or None for none.
+    health_prefix: str | None = ""
     #: Serve the OpenAPI document and its UI (on the extension's own Api only).
     openapi: bool = True
     #: Oldest first; the last one signs.
@@ -303,6 +306,13 @@ def _classes(config: Mapping[str, Any]) -> AssetClassTable:
     )
 
 
+def _health_prefix(config: Mapping[str, Any]) -> str | None:
+    key = "INDOX_MEDIA_HEALTH_PREFIX"
+    if config[key] is None:
+        return None
+    return url_path(config, key) if config[key] else ""
+
+
 def _base_url(config: Mapping[str, Any], key: str) -> str:
     return str(config[key]).rstrip("/") + "/"
 
@@ -355,6 +365,7 @@ def load_settings(
             else None
         ),
         openapi=boolean(config["INDOX_MEDIA_OPENAPI"]),
+        health_prefix=_health_prefix(config),
         signing_keys=_signing_keys(config),
         resemble_api_key=config["INDOX_MEDIA_RESEMBLE_API_KEY"] or None,
     )

@@ -29,7 +29,7 @@ from .storage.registry import (
     configured,
     create_backends,
 )
-from .web import local_files, metrics_route
+from .web import health, local_files, metrics_route
 from .web.blueprint import gateway_base
 from .web.host_api import GatewayRegistration, find_api
 
@@ -121,6 +121,7 @@ class IndoxMedia:
             app.register_blueprint(local_files.bp, url_prefix=local.url_prefix)
         GatewayRegistration(self.api, settings.url_prefix, settings.openapi).start(app)
         metrics_route.register(app, settings.metrics_path)
+        health.register(app, settings.health_prefix)
         app.cli.add_command(cli)
         metrics.install()
         _warn_risky(app, settings)
