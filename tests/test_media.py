@@ -529,3 +529,21 @@ def test_outages_are_json_502s(make_gateway: Callable[..., Flask], down: str) ->
         assert (
             upload.status_code == 502 and upload.get_json()["message"] == expected[down]
         )
+
+
+def test_a_listing_keeps_resemble_url_and_the_type(
+    make_gateway: Callable[..., Flask], fake: Any
+) -> None:
+    app = make_gateway()
+    client = app.test_client()
+    clip = create_clip(client)
+    listed = client.get(f"{P}/media", headers=ALICE).get_json()
+    [item] = [i for i in listed if i["asset_id"] == clip["asset_id"]]
+    assert item["resemble_url"] == clip["resemble_url"]
+    assert item["content_type"] == "audio/wav" and item["status"] == "mirrored"
+    assert item == client.get(
+        f"{P}/media/{clip['asset_id']}", headers=ALICE
+    ).get_json() | {
+        "audio_url": item["audio_url"],
+        "playback_url": item["playback_url"],
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 
@@ -11,12 +12,17 @@ from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from ..assets import Asset, AssetSchema
+from ..catalog import AssetCatalog, UserObject
 from ..exceptions import InvalidTokenError, RequestError
 from ..keys import DEFAULT_CLASSES
 from ..mirror.download import cancel, pending
 from ..state import current_state
+from ..storage.base import ObjectInfo
 from .blueprint import bp, user_id
 from .openapi import MEDIA, secured
+
+#: HEAD requests a /media page makes at once (for each item's metadata).
+HEADS_AT_ONCE = 8
 
 
 class MediaQuery(Schema):
@@ -143,10 +149,19 @@ def list_media(
     pagination_parameters.item_count = len(rows)
     start = (pagination_parameters.page - 1) * pagination_parameters.page_size
     page = rows[start : start + pagination_parameters.page_size]
+    # A listing gives no object's metadata (its resemble_url): HEAD the page's
+    # objects, a few at a time (the storage clients are thread-safe).
+    with ThreadPoolExecutor(max_workers=HEADS_AT_ONCE) as pool:
+        infos = list(pool.map(lambda f: _head(catalog, f), page))
     return [
-        catalog.describe_stored(f.asset, catalog.backends[f.backend], f.info)
-        for f in page
+        catalog.describe_stored(f.asset, catalog.backends[f.backend], info)
+        for f, info in zip(page, infos, strict=True)
     ]
+
+
+def _head(catalog: AssetCatalog, found: UserObject) -> ObjectInfo:
+    # Deleted since it was listed: what the listing said will do.
+    return catalog.backends[found.backend].head(found.info.key) or found.info
 
 
 @bp.route("/media/<asset_id>", methods=["DELETE"], tags=[MEDIA])
