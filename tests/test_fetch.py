@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from flask_indox_media.exceptions import AssetTooLargeError, SourceRejectedError
 from flask_indox_media.fetch import (
     Fetcher,
     HostPolicy,
+    SniffedStream,
     embedded_ipv4,
     public_address,
     response_stream,
@@ -165,9 +167,7 @@ def test_stream_sniffs_and_counts(canary: tuple[Canary, str]) -> None:
 
 
 def test_size_limit_within_the_first_chunk() -> None:
-    from flask_indox_media.fetch import SniffedStream
-
-    stream = SniffedStream([b"RIFF\0\0\0\0WAVE" + bytes(200)], limit=100)
+    stream = SniffedStream(io.BytesIO(b"RIFF\0\0\0\0WAVE" + bytes(200)), limit=100)
     assert stream.media_type is not None
     with pytest.raises(AssetTooLargeError):
         while stream.read(16):

@@ -24,7 +24,7 @@ from .base import ObjectInfo, StorageBackend
 from .multipart import upload_multipart
 from .presign import FastPresigner
 from .rules import BucketRulesMixin
-from .streams import FullReads, Prefixed
+from .streams import BufferReader, Counted, HeadFirst, fill
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -215,32 +215,45 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         the parts and CompleteMultipartUpload. ``if_absent`` sends
         ``If-None-Match: *`` with the PutObject or the completion, and S3's
         412 becomes :class:`~flask_indox_media.ObjectExistsError`."""
-        reader = FullReads(stream)
+        source = Counted(stream)
         extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
         condition = {"IfNoneMatch": "*"} if if_absent else {}
-        threshold = self.multipart_threshold
+        threshold, part_size = self.multipart_threshold, self.multipart_chunksize
         try:
+            head, size = _read_head(source, threshold)
             # Below the threshold, one request: threads cost more than such an
             # object takes to send.
-            head = reader.read(threshold)
-            if len(head) < threshold:
-                self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=head, **extra, **condition
-                )
-                return len(head)
+            if size < threshold:
+                body = BufferReader(head, size)
+                try:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentLength=size,
+                        **extra,
+                        **condition,
+                    )
+                finally:
+                    body.close()
+                return size
+            # The look-ahead is the first part when the two sizes agree (the
+            # defaults): no copy of it is made.
+            same = threshold == part_size
             upload_multipart(
                 self.client,
                 self.bucket,
                 key,
-                Prefixed(head, reader),
-                part_size=self.multipart_chunksize,
+                source if same else HeadFirst(head, size, source),
+                part_size=part_size,
                 concurrency=self.upload_concurrency,
                 extra=extra,
                 condition=condition,
+                first=head if same else None,
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc
-        return reader.count
+        return source.count
 
     def open(self, key: str) -> BinaryIO:
         return self.open_with_info(key)[0]
@@ -347,3 +360,22 @@ class S3Backend(BucketRulesMixin, StorageBackend):
                 f"{self.name}: {len(errors)} of {len(keys)} deletes failed, first: "
                 f"{errors[0].get('Key')} ({errors[0].get('Code')})"
             )
+
+
+#: The first read of a put: a small object costs no more memory than this.
+_FIRST_READ = 1024 * 1024
+
+
+def _read_head(source: Counted, threshold: int) -> tuple[bytearray, int]:
+    """Up to ``threshold`` bytes of ``source`` in a buffer of that size (or
+    less, when the stream ends sooner), and how many there are."""
+    head = bytearray(min(threshold, _FIRST_READ))
+    with memoryview(head) as view:
+        size = fill(source, view)
+    if size < len(head) or size == threshold:
+        return head, size
+    # bytes() of zeros is calloc'd: growing costs one copy of the first MiB.
+    head.extend(bytes(threshold - size))
+    with memoryview(head) as view:
+        size += fill(source, view[size:])
+    return head, size
