@@ -41,6 +41,8 @@ from .media_types import SNIFF_BYTES, MediaType, from_content_type, sniff
 from .storage.streams import ReadsInto, fill
 
 MAX_REDIRECTS = 5
+#: The most one read of a response body asks urllib3 for.
+_READ_AT_MOST = 1024 * 1024
 
 _v4, _v6 = ipaddress.IPv4Network, ipaddress.IPv6Network
 
@@ -358,7 +360,10 @@ class _ResponseBody:
 
     def readinto(self, view: memoryview) -> int:
         try:
-            return int(self._raw.readinto(view))
+            # urllib3 reads into a bytes object of the size asked and copies it
+            # over: asked for a whole part, that would be a second part-sized
+            # buffer for a moment.
+            return int(self._raw.readinto(view[:_READ_AT_MOST]))
         except ProtocolError as exc:
             raise requests.exceptions.ChunkedEncodingError(exc) from exc
         except DecodeError as exc:
