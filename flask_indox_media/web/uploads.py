@@ -62,8 +62,8 @@ def _open_form() -> FormStream:
         raise RequestError(
             400, "expected a multipart/form-data body with a 'file' part"
         )
-    boundary = request.mimetype_params.get("boundary")
-    if not boundary:
+    boundary = request.mimetype_params.get("boundary", "")
+    if not boundary or not boundary.isascii():
         raise RequestError(400, "malformed multipart body: no boundary")
     limit = current_state().settings.max_upload_bytes
     # Enforced while the body streams in, chunked bodies included.
@@ -75,7 +75,7 @@ def _open_form() -> FormStream:
         raise _too_large(limit)
     return FormStream(
         request.stream.read,
-        boundary.encode("latin-1"),
+        boundary.encode("ascii"),
         max_parts=_MAX_PARTS,
         max_field_bytes=_MULTIPART_OVERHEAD,
     )
