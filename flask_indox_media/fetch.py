@@ -14,9 +14,9 @@ tests and the demo reach a fake upstream.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -27,16 +27,22 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
 )
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 from .exceptions import AssetTooLargeError, SourceRejectedError
 from .media_types import SNIFF_BYTES, MediaType, from_content_type, sniff
+from .storage.streams import ReadsInto, fill
 
 MAX_REDIRECTS = 5
-_CHUNK = 256 * 1024
+#: The most one read of a response body asks urllib3 for.
+_READ_AT_MOST = 1024 * 1024
 
 _v4, _v6 = ipaddress.IPv4Network, ipaddress.IPv6Network
 
@@ -290,45 +296,82 @@ class Fetcher:
         raise SourceRejectedError("too many redirects")
 
 
-class SniffedStream:
-    """A download's body as a file object: the format is sniffed from its first
-    bytes, and reading past ``limit`` bytes raises :class:`AssetTooLargeError`."""
+class SniffedStream(io.RawIOBase):
+    """A download's (or an upload's) body as a file object: the format is
+    sniffed from its first bytes, and reading past ``limit`` bytes raises
+    :class:`AssetTooLargeError`.
+
+    Read it with :meth:`readinto`, into the caller's buffer: the sniffed bytes
+    are handed over first (their only copy), then ``source`` reads straight into
+    the buffer, with never more than one byte past the limit asked of it.
+
+    :param source: a raw stream with ``readinto`` (``urllib3``'s response, a
+        file, a streamed multipart part).
+    :param header_type: the ``Content-Type`` a server declared, used only when
+        the bytes are not recognised.
+    """
 
     def __init__(
-        self, chunks: Iterable[bytes], *, limit: int, header_type: str | None = None
+        self, source: ReadsInto, *, limit: int, header_type: str | None = None
     ) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = b""
+        super().__init__()
+        self._source = source
         self.limit = limit
         self.count = 0
-        while len(self._buffer) < SNIFF_BYTES:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            self._buffer += chunk
-        self.media_type: MediaType | None = sniff(self._buffer[:SNIFF_BYTES]) or (
-            from_content_type(header_type) if self._buffer else None
+        peek = bytearray(SNIFF_BYTES)
+        with memoryview(peek) as view:
+            size = fill(source, view)
+        #: The first bytes, as sniffed (at most :data:`SNIFF_BYTES`).
+        self.head = bytes(peek[:size])
+        self._pending = memoryview(self.head)
+        self.media_type: MediaType | None = sniff(self.head) or (
+            from_content_type(header_type) if self.head else None
         )
 
-    def read(self, size: int = -1) -> bytes:
-        parts, have = [self._buffer], len(self._buffer)
-        while size < 0 or have < size:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            parts.append(chunk)
-            have += len(chunk)
-            if self.count + have > self.limit:
-                raise AssetTooLargeError(f"larger than {self.limit} bytes")
-        buffer = b"".join(parts)  # one copy, however many chunks
-        if size < 0:
-            data, self._buffer = buffer, b""
-        else:
-            data, self._buffer = buffer[:size], buffer[size:]
-        self.count += len(data)
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if self._pending:
+                count = min(len(view), len(self._pending))
+                view[:count] = self._pending[:count]
+                self._pending = self._pending[count:]
+            else:
+                # One byte past the limit is enough to know it is exceeded.
+                room = max(0, self.limit - self.count) + 1
+                count = self._source.readinto(view[:room]) or 0
+        self.count += count
         if self.count > self.limit:
             raise AssetTooLargeError(f"larger than {self.limit} bytes")
-        return data
+        return count
+
+
+class _ResponseBody:
+    """``readinto`` on urllib3's response, decoded as ``iter_content`` would
+    decode it, with urllib3's errors raised as requests' (as ``iter_content``
+    raises them)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self._raw = response.raw
+        encoding = response.headers.get("Content-Encoding", "identity")
+        # Undecoded reads skip urllib3's decoded-bytes queue (a copy per read).
+        self._raw.decode_content = encoding.strip().lower() != "identity"
+
+    def readinto(self, view: memoryview) -> int:
+        try:
+            # urllib3 reads into a bytes object of the size asked and copies it
+            # over: asked for a whole part, that would be a second part-sized
+            # buffer for a moment.
+            return int(self._raw.readinto(view[:_READ_AT_MOST]))
+        except ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
 
 
 def response_stream(response: requests.Response, limit: int) -> SniffedStream:
@@ -338,7 +381,7 @@ def response_stream(response: requests.Response, limit: int) -> SniffedStream:
     if declared and declared.isdigit() and int(declared) > limit:
         raise AssetTooLargeError(f"{declared} bytes is more than the limit of {limit}")
     return SniffedStream(
-        response.iter_content(_CHUNK),
+        _ResponseBody(response),
         limit=limit,
         header_type=response.headers.get("Content-Type"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from flask_indox_media.exceptions import AssetTooLargeError, SourceRejectedError
 from flask_indox_media.fetch import (
     Fetcher,
     HostPolicy,
+    SniffedStream,
     embedded_ipv4,
     public_address,
     response_stream,
@@ -165,9 +167,7 @@ def test_stream_sniffs_and_counts(canary: tuple[Canary, str]) -> None:
 
 
 def test_size_limit_within_the_first_chunk() -> None:
-    from flask_indox_media.fetch import SniffedStream
-
-    stream = SniffedStream([b"RIFF\0\0\0\0WAVE" + bytes(200)], limit=100)
+    stream = SniffedStream(io.BytesIO(b"RIFF\0\0\0\0WAVE" + bytes(200)), limit=100)
     assert stream.media_type is not None
     with pytest.raises(AssetTooLargeError):
         while stream.read(16):
@@ -433,3 +433,49 @@ def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
         )
     )
     return str(cert_path), str(key_path)
+
+
+class OddReads(io.RawIOBase):
+    """Reads that return the next of ``sizes`` bytes (cycling), whatever was
+    asked, as a socket's do."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self._data, self._sizes, self._turn = memoryview(data), sizes, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = self._sizes[self._turn % len(self._sizes)]
+        self._turn += 1
+        count = min(len(buffer), size, len(self._data))
+        buffer[:count] = self._data[:count]
+        self._data = self._data[count:]
+        return count
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 700), min_size=1, max_size=6),
+    reads=st.lists(st.integers(1, 900), min_size=1, max_size=6),
+    length=st.integers(0, 5000),
+)
+def test_readinto_gives_the_same_bytes_for_any_chunking(
+    sizes: list[int], reads: list[int], length: int
+) -> None:
+    data = b"RIFF\0\0\0\0WAVE" + bytes(i % 251 for i in range(length))
+    stream = SniffedStream(OddReads(data, sizes), limit=len(data))
+    assert stream.media_type is not None and stream.media_type.extension == "wav"
+    got, turn = bytearray(), 0
+    while True:
+        buffer = bytearray(reads[turn % len(reads)])
+        turn += 1
+        count = stream.readinto(buffer)
+        if not count:
+            break
+        got += buffer[:count]
+    assert bytes(got) == data and stream.count == len(data)
+    over = SniffedStream(OddReads(data, sizes), limit=len(data) - 1)
+    with pytest.raises(AssetTooLargeError):
+        while over.readinto(bytearray(reads[0])):
+            pass

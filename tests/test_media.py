@@ -6,15 +6,20 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from flask_indox_media.testing import serve_wsgi, wav_bytes
+from flask_indox_media.web import uploads
+from flask_indox_media.web.form_stream import FormStream
 from flask_indox_media.web.uploads import clean_file_name
 from tests.conftest import ALICE, AUDIO_DIR, BOB, create_clip, r2_config, work
 
@@ -547,3 +552,163 @@ def test_a_listing_keeps_resemble_url_and_the_type(
         "audio_url": item["audio_url"],
         "playback_url": item["playback_url"],
     }
+
+
+# Streaming uploads: purpose before the file ----------------------------------
+
+
+def form_body(*parts: tuple[str, bytes, str | None], boundary: str = "zz") -> bytes:
+    """A multipart body with ``(name, value, file name or None)`` parts in order."""
+    out = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename else ""
+        )
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        out += value + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+@pytest.fixture
+def spools(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The spools the upload route makes."""
+    made: list[object] = []
+    real = uploads.new_spool
+
+    def counted() -> Any:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(uploads, "new_spool", counted)
+    return made
+
+
+@pytest.mark.parametrize("purpose", ["stt_input", ""])
+def test_purpose_first_streams_without_a_spool(
+    served: tuple[Flask, str], spools: list[object], purpose: str
+) -> None:
+    app, base = served
+    data = wav_bytes(0.5)
+    body = form_body(("purpose", purpose.encode(), None), ("file", data, "a.wav"))
+    response = requests.post(
+        f"{base}{P}/uploads",
+        data=body,
+        headers={**ALICE, "Content-Type": "multipart/form-data; boundary=zz"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    assert spools == []
+    got = response.json()
+    assert got["key"].startswith("stt-input/" if purpose else "uploads/")
+    assert requests.get(got["audio_url"], timeout=10).content == data
+
+
+def test_file_first_is_spooled(served: tuple[Flask, str], spools: list[object]) -> None:
+    _, base = served
+    data = wav_bytes(0.5)
+    body = form_body(("file", data, "a.wav"), ("purpose", b"stt_input", None))
+    response = requests.post(
+        f"{base}{P}/uploads",
+        data=body,
+        headers={**ALICE, "Content-Type": "multipart/form-data; boundary=zz"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    assert len(spools) == 1 and response.json()["key"].startswith("stt-input/")
+
+
+@pytest.mark.parametrize(
+    ("file", "status"),
+    [
+        (b"RIFF\0\0\0\0WAVE" + bytes(3 * 1024 * 1024), 413),
+        ((AUDIO_DIR / "not-audio.pdf").read_bytes(), 415),
+        (MP4_VIDEO, 415),  # video, which voice_clone does not take
+        (b"", 422),
+    ],
+)
+def test_the_streaming_path_sniffs_and_limits(
+    served: tuple[Flask, str], spools: list[object], file: bytes, status: int
+) -> None:
+    app, base = served
+    body = form_body(("purpose", b"voice_clone", None), ("file", file, "a.wav"))
+    response = requests.post(
+        f"{base}{P}/uploads",
+        data=iter([body]),  # chunked: no Content-Length to refuse it early
+        headers={**ALICE, "Content-Type": "multipart/form-data; boundary=zz"},
+        timeout=10,
+    )
+    assert response.status_code == status, response.text
+    assert spools == [] and stored_keys(app) == []
+
+
+@pytest.mark.parametrize("backend", ["local", "r2"])
+@pytest.mark.parametrize("cut", ["in the file", "after the file"])
+def test_a_body_cut_short_leaves_no_object(
+    request: pytest.FixtureRequest,
+    make_gateway: Callable[..., Flask],
+    backend: str,
+    cut: str,
+) -> None:
+    config = (
+        r2_config(request.getfixturevalue("moto_endpoint")) if backend == "r2" else {}
+    )
+    app = make_gateway(
+        {
+            **config,
+            "INDOX_MEDIA_MAX_UPLOAD_BYTES": 32 * 1024 * 1024,
+            # Small parts, so the cut comes after some were sent.
+            "INDOX_MEDIA_MULTIPART_THRESHOLD": 5 * 1024 * 1024,
+            "INDOX_MEDIA_MULTIPART_CHUNKSIZE": 5 * 1024 * 1024,
+        }
+    )
+    data = b"RIFF\0\0\0\0WAVE" + bytes(12 * 1024 * 1024)
+    body = form_body(("purpose", b"stt_input", None), ("file", data, "a.wav"))
+    sent = 11 * 1024 * 1024 if cut == "in the file" else len(body) - 6
+    # The client goes away: the body ends before its declared length.
+    response = app.test_client().post(
+        f"{P}/uploads",
+        input_stream=io.BytesIO(body[:sent]),
+        content_length=len(body),
+        content_type="multipart/form-data; boundary=zz",
+        headers=ALICE,
+    )
+    assert response.status_code == 400
+    assert stored_keys(app) == []
+    primary = app.extensions["indox_media"].catalog.primary
+    if backend == "r2":
+        listed = primary.client.list_multipart_uploads(Bucket=primary.bucket)
+        assert listed.get("Uploads", []) == []
+    else:
+        assert [p for p in Path(primary.root).rglob("*") if p.is_file()] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
+    file=st.binary(max_size=3000),
+)
+def test_form_stream_reads_the_same_bytes_for_any_chunking(
+    sizes: list[int], file: bytes
+) -> None:
+    body = io.BytesIO(
+        form_body(
+            ("purpose", b"stt_input", None),
+            ("file", file, "a.bin"),
+            ("other", b"x" * 50, "b.bin"),
+        )
+    )
+    turn = iter(range(10**9))
+    form = FormStream(
+        lambda n: body.read(min(n, sizes[next(turn) % len(sizes)])),
+        b"zz",
+        max_parts=5,
+        max_field_bytes=100,
+    )
+    part = form.next_file()
+    assert part is not None and part.filename == "a.bin"
+    assert form.fields == {"purpose": "stt_input"}
+    got, buffer = bytearray(), bytearray(333)
+    while count := form.readinto(memoryview(buffer)):
+        got += buffer[:count]
+    assert bytes(got) == file
+    form.finish()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flask_indox_media import (
     ObjectExistsError,
@@ -18,9 +22,11 @@ from flask_indox_media import (
     StorageError,
 )
 from flask_indox_media.storage.local import LocalBackend
+from flask_indox_media.storage.multipart import upload_multipart
 from flask_indox_media.storage.r2 import R2Backend
 from flask_indox_media.storage.s3 import S3Backend
 from flask_indox_media.storage.s3_config import MiB
+from flask_indox_media.storage.streams import Counted
 from flask_indox_media.storage.writers import SpooledWriter
 from flask_indox_media.testing import RGW
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
@@ -234,7 +240,11 @@ class TestR2OnRGW(RGWContract):
         assert isinstance(backend, R2Backend)
         config = backend.botocore_config()
         assert backend.region == "auto"
-        assert config.s3 == {"addressing_style": "path"}
+        # RGW here is plain http: the body stays signed (its only integrity check).
+        assert config.s3 == {
+            "addressing_style": "path",
+            "payload_signing_enabled": True,
+        }
         assert config.request_checksum_calculation == "when_required"
         sent: list[Any] = []
         backend.client.meta.events.register(
@@ -363,3 +373,132 @@ def test_a_third_party_backend_streams_through_the_spooled_fallback() -> None:
     dropped.write(b"RIFF")
     dropped.abort()
     assert backend.head("tts/u/b.wav") is None
+
+
+class OddReads(io.RawIOBase):
+    """A non-seekable stream whose reads return the next of ``sizes`` bytes
+    (cycling), however much was asked: the short reads of a socket."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self._data = memoryview(data)
+        self._sizes = sizes
+        self._turn = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = self._sizes[self._turn % len(self._sizes)]
+        self._turn += 1
+        count = min(len(buffer), size, len(self._data))
+        buffer[:count] = self._data[:count]
+        self._data = self._data[count:]
+        return count
+
+
+class PartsClient:
+    """Just enough of an S3 client for ``upload_multipart``: it keeps the parts."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, bytes] = {}
+        self.completed: list[dict[str, Any]] = []
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, str]:
+        return {"UploadId": "u"}
+
+    def upload_part(self, *, PartNumber: int, Body: Any, **_: Any) -> dict[str, str]:
+        self.parts[PartNumber] = Body.read()
+        return {"ETag": f"e{PartNumber}"}
+
+    def complete_multipart_upload(self, **kwargs: Any) -> None:
+        self.completed.append(kwargs)
+
+    def abort_multipart_upload(self, **_: Any) -> None:
+        raise AssertionError("aborted")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 3000), min_size=1, max_size=8),
+    length=st.integers(0, 20_000),
+    part=st.integers(1, 4096),
+    concurrency=st.integers(1, 3),
+)
+def test_parts_filled_with_readinto_hold_the_same_bytes(
+    sizes: list[int], length: int, part: int, concurrency: int
+) -> None:
+    data = bytes(i * 7 % 251 for i in range(length))
+    client = PartsClient()
+    upload_multipart(
+        client,
+        "b",
+        "k",
+        Counted(OddReads(data, sizes)),
+        part_size=part,
+        concurrency=concurrency,
+        extra={},
+        condition={},
+    )
+    numbers = sorted(client.parts)
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert b"".join(client.parts[n] for n in numbers) == data
+    # Equal parts but the last (R2 refuses others); one empty part at most,
+    # for an empty stream.
+    assert all(len(client.parts[n]) == part for n in numbers[:-1])
+    assert len(client.completed) == 1
+
+
+@pytest.mark.parametrize(
+    ("threshold", "size"),
+    [
+        (5 * MiB, 3 * MiB),  # one PutObject, read past the first MiB
+        (5 * MiB, 5 * MiB),  # exactly one part: the look-ahead is the part
+        (10 * MiB, 11 * MiB),  # the look-ahead spans parts: copied into them
+    ],
+)
+def test_puts_around_the_threshold(
+    r2_in_process: S3Backend, threshold: int, size: int
+) -> None:
+    backend = r2_in_process
+    backend.multipart_threshold, backend.multipart_chunksize = threshold, 5 * MiB
+    data = bytes(i * 13 % 256 for i in range(size))
+    stored = backend.put(
+        "voices/u/t.wav",
+        OddReads(data, [65_537, 3, 1_000_003]),
+        content_type="audio/wav",
+    )
+    assert stored == size
+    with backend.open("voices/u/t.wav") as stream:
+        assert stream.read() == data
+
+
+class _NoBody:
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "signed"),
+    [("https://s3.example.com", False), ("http://s3.example.com", True), (None, False)],
+)
+def test_bodies_are_signed_only_over_plain_http(
+    endpoint: str | None, signed: bool
+) -> None:
+    backend = S3Backend(
+        "s3",
+        bucket="b",
+        region="us-east-1",
+        endpoint_url=endpoint,
+        access_key_id="k",
+        secret_access_key="s",
+    )
+    seen: list[str] = []
+
+    def capture(request: Any, **_: Any) -> AWSResponse:
+        seen.append(request.headers["X-Amz-Content-SHA256"].decode())
+        return AWSResponse(request.url, 200, {"ETag": '"e"'}, _NoBody())
+
+    backend.client.meta.events.register("before-send.s3.PutObject", capture)
+    backend.put("voices/u/x.wav", io.BytesIO(b"abc"), content_type="audio/wav")
+    unsigned = "UNSIGNED-PAYLOAD"
+    assert seen == [hashlib.sha256(b"abc").hexdigest() if signed else unsigned]

@@ -14,12 +14,12 @@ import logging
 import queue
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..exceptions import StorageError
-from .streams import BufferReader
+from .streams import BufferReader, ReadsInto, fill
 from .writers import ObjectWriter
 
 logger = logging.getLogger("flask_indox_media")
@@ -28,20 +28,17 @@ logger = logging.getLogger("flask_indox_media")
 Part = dict[str, Any]
 
 
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
 def upload_multipart(
     client: Any,
     bucket: str,
     key: str,
-    stream: Readable,
+    stream: ReadsInto,
     *,
     part_size: int,
     concurrency: int,
     extra: Mapping[str, Any],
     condition: Mapping[str, str],
+    first: bytearray | None = None,
 ) -> None:
     """Upload ``stream`` to ``bucket``/``key`` in parts of ``part_size`` bytes
     (the last one shorter), ``concurrency`` at a time, completed with
@@ -51,6 +48,8 @@ def upload_multipart(
     :param extra: CreateMultipartUpload's arguments (``ContentType``,
         ``Metadata``, and ``ContentDisposition`` and ``CacheControl`` when set:
         an object's headers are fixed when its upload is created).
+    :param first: the first part, already read (``part_size`` bytes); its
+        buffer joins the reused ones, so the caller's look-ahead costs no copy.
     :raises BotoCoreError, ClientError: as boto3 raised them (a failed
         condition is a ``ClientError`` with the code ``PreconditionFailed``).
     """
@@ -59,7 +58,7 @@ def upload_multipart(
     ]
     try:
         parts = _send_parts(
-            client, bucket, key, upload_id, stream, part_size, concurrency
+            client, bucket, key, upload_id, stream, part_size, concurrency, first
         )
         client.complete_multipart_upload(
             Bucket=bucket,
@@ -78,12 +77,13 @@ def _send_parts(
     bucket: str,
     key: str,
     upload_id: str,
-    stream: Readable,
+    stream: ReadsInto,
     part_size: int,
     concurrency: int,
+    first: bytearray | None,
 ) -> list[Part]:
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    made = 0
+    made = 0 if first is None else 1
     futures: list[Future[Part]] = []
 
     def send(number: int, buffer: bytearray, size: int) -> Part:
@@ -103,6 +103,8 @@ def _send_parts(
             free.put(buffer)
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="indox-upload") as pool:
+        if first is not None:
+            futures.append(pool.submit(send, 1, first, len(first)))
         while not any(f.done() and f.exception() for f in futures):
             # Buffers are made as needed, up to the concurrency, so a small
             # multipart object does not allocate them all.
@@ -110,26 +112,16 @@ def _send_parts(
                 free.put(bytearray(part_size))
                 made += 1
             buffer = free.get()
-            size = _fill(stream, buffer)
+            # readinto straight into the part's buffer: no chunk is joined,
+            # sliced or copied on the way.
+            with memoryview(buffer) as view:
+                size = fill(stream, view)
             if size == 0 and futures:
                 break  # the stream ended on a part boundary
             futures.append(pool.submit(send, len(futures) + 1, buffer, size))
             if size < part_size:
                 break
     return [f.result() for f in futures]  # raises the first failure
-
-
-def _fill(stream: Readable, buffer: bytearray) -> int:
-    """Read into ``buffer`` until it is full or the stream ends; the count."""
-    filled = 0
-    with memoryview(buffer) as view:
-        while filled < len(buffer):
-            chunk = stream.read(len(buffer) - filled)
-            if not chunk:
-                break
-            view[filled : filled + len(chunk)] = chunk
-            filled += len(chunk)
-    return filled
 
 
 def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:

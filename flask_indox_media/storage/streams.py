@@ -1,56 +1,81 @@
-"""File-object adapters for uploads of non-seekable streams."""
+"""File-object adapters for uploads of non-seekable streams, read with
+``readinto`` into buffers the uploader owns, so no layer joins or slices."""
 
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+from typing import Protocol
 
 
-class FullReads:
-    """Reads that return ``size`` bytes unless the stream ends, and a count.
+class ReadsInto(Protocol):
+    """A stream that reads into a caller's buffer (``io.RawIOBase.readinto``)."""
 
-    s3transfer makes one part of each read of a non-seekable stream; a socket
-    that returns short reads would give unequal parts, which R2 refuses.
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+class Readable(Protocol):
+    """A stream with ``read`` only (the backend contract's ``BinaryIO``)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def fill(stream: ReadsInto, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the stream ends; the count."""
+    filled = 0
+    while filled < len(view):
+        count = stream.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    return filled
+
+
+class Counted:
+    """``readinto`` over any stream, and a count of the bytes read.
+
+    A stream with its own ``readinto`` (a download, a spooled or streamed
+    upload) fills the caller's buffer directly; one with ``read`` only costs a
+    copy of each chunk.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
+    def __init__(self, stream: Readable | ReadsInto) -> None:
+        self._into = getattr(stream, "readinto", None)
+        self._read = getattr(stream, "read", None)
         self.count = 0
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            data = self._stream.read()
+    def readinto(self, view: memoryview) -> int:
+        if self._into is not None:
+            try:
+                count = self._into(view) or 0
+            except NotImplementedError:  # io.RawIOBase's, for a read-only stream
+                self._into = None
+                return self.readinto(view)
         else:
-            chunks: list[bytes] = []
-            wanted = size
-            while wanted > 0:
-                chunk = self._stream.read(wanted)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                wanted -= len(chunk)
-            data = b"".join(chunks)
-        self.count += len(data)
-        return data
+            assert self._read is not None
+            data = self._read(len(view))
+            count = len(data)
+            view[:count] = data
+        self.count += count
+        return count
 
 
-class Prefixed:
-    """``head`` and then the rest of ``reader``, as one stream."""
+class HeadFirst:
+    """The first ``size`` bytes of ``head`` and then the rest of ``reader``, as
+    one stream; ``head`` is let go once it has been read."""
 
-    def __init__(self, head: bytes, reader: FullReads) -> None:
-        self._head = head
+    def __init__(self, head: bytearray, size: int, reader: ReadsInto) -> None:
+        self._head: memoryview | None = memoryview(head)[:size]
         self._reader = reader
 
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            return self._reader.read(size)
-        if size is None or size < 0:
-            data, self._head = self._head + self._reader.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        if len(data) < size:
-            data += self._reader.read(size - len(data))
-        return data
+    def readinto(self, view: memoryview) -> int | None:
+        if self._head is None:
+            return self._reader.readinto(view)
+        count = min(len(view), len(self._head))
+        view[:count] = self._head[:count]
+        rest = self._head[count:]
+        self._head.release()
+        self._head = rest if rest else None
+        return count
 
 
 class BufferReader(io.RawIOBase):

@@ -4,19 +4,20 @@ enforced while it streams in, stored under the class its ``purpose`` names."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from tempfile import SpooledTemporaryFile
+from typing import Any, BinaryIO, cast
 
 from flask import request
 from flask_smorest.error_handler import ErrorSchema
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import FormDataParser, default_stream_factory
 
 from ..assets import AssetSchema
-from ..exceptions import RequestError, UnsupportedMediaError
-from ..media_types import SNIFF_BYTES, sniff
+from ..exceptions import AssetTooLargeError, RequestError, UnsupportedMediaError
+from ..fetch import SniffedStream
 from ..mirror.replicate import replicate_later
 from ..state import current_state
 from .blueprint import bp, user_id
+from .form_stream import READ_SIZE, FormStream
 from .openapi import UPLOADS, secured
 
 #: Upload ``purpose`` -> (asset class, the kinds of media it accepts).
@@ -28,6 +29,8 @@ PURPOSES: dict[str | None, tuple[str, tuple[str, ...]]] = {
     None: ("uploads", ("audio", "video", "image")),
 }
 _MULTIPART_OVERHEAD = 64 * 1024
+_MAX_PARTS = 20
+_SPOOL_IN_MEMORY = 512 * 1024
 _MAX_FILE_NAME = 255
 
 
@@ -46,14 +49,21 @@ def _too_large(limit: int) -> RequestError:
     return RequestError(413, f"uploads are limited to {limit} bytes")
 
 
-def _parse_upload() -> tuple[Any, dict[str, str]]:
-    """The ``file`` part and the form fields, read with the size limit enforced
-    as the body streams in (spooled to disk, never whole in memory)."""
+def new_spool() -> SpooledTemporaryFile[bytes]:
+    """Where a file part that came before ``purpose`` waits for the end of the
+    body: memory up to 512 KiB, then a temporary file."""
+    return SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+
+
+def _open_form() -> FormStream:
+    """The request's body as a :class:`FormStream`, with the size limit
+    enforced as it streams in."""
     if request.mimetype != "multipart/form-data":
         raise RequestError(
             400, "expected a multipart/form-data body with a 'file' part"
         )
-    if "boundary" not in request.mimetype_params:
+    boundary = request.mimetype_params.get("boundary", "")
+    if not boundary or not boundary.isascii():
         raise RequestError(400, "malformed multipart body: no boundary")
     limit = current_state().settings.max_upload_bytes
     # Enforced while the body streams in, chunked bodies included.
@@ -63,41 +73,71 @@ def _parse_upload() -> tuple[Any, dict[str, str]]:
         and request.content_length > limit + _MULTIPART_OVERHEAD
     ):
         raise _too_large(limit)
-    spooled: list[Any] = []
-
-    def spool(*args: Any, **kwargs: Any) -> Any:
-        spooled.append(default_stream_factory(*args, **kwargs))
-        return spooled[-1]
-
-    parser = FormDataParser(
-        stream_factory=spool,
-        max_content_length=limit + _MULTIPART_OVERHEAD,
-        max_form_parts=20,
-        silent=False,
+    return FormStream(
+        request.stream.read,
+        boundary.encode("ascii"),
+        max_parts=_MAX_PARTS,
+        max_field_bytes=_MULTIPART_OVERHEAD,
     )
+
+
+class _ToTheEnd:
+    """The file part's bytes, whose end is reported only once the rest of the
+    body has been read: a body cut short or malformed after the file fails the
+    put (which then leaves no object) instead of storing it."""
+
+    def __init__(self, form: FormStream) -> None:
+        self._form = form
+
+    def readinto(self, view: memoryview) -> int:
+        count = self._form.readinto(view)
+        if not count:
+            self._form.finish()
+        return count
+
+
+def _spool(form: FormStream, limit: int) -> SpooledTemporaryFile[bytes]:
+    spool = new_spool()
+    size = 0
     try:
-        _, form, files = parser.parse(
-            request.stream,
-            request.mimetype,
-            request.content_length,
-            request.mimetype_params,
-        )
-    except (RequestEntityTooLarge, ValueError) as exc:
-        for partial in spooled:  # what the parser had spooled before it stopped
-            partial.close()
-        if isinstance(exc, RequestEntityTooLarge):
-            raise _too_large(limit) from None
-        raise RequestError(400, "malformed multipart body") from None
-    upload = files.get("file")
-    for values in files.listvalues():
-        for extra in values:
-            if extra is not upload:
-                extra.close()
-    if upload is None:
-        raise RequestError(
-            422, "a 'file' part is required", errors={"file": ["required"]}
-        )
-    return upload, form.to_dict()
+        with memoryview(bytearray(READ_SIZE)) as view:
+            while count := form.readinto(view):
+                size += count
+                if size > limit:
+                    raise _too_large(limit)
+                spool.write(view[:count])
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _receive() -> dict[str, Any]:
+    """Read the form and store its ``file``: straight from the body when
+    ``purpose`` came before it, else from a spool once the body has ended."""
+    form = _open_form()
+    limit = current_state().settings.max_upload_bytes
+    spooled: tuple[SpooledTemporaryFile[bytes], str] | None = None
+    try:
+        while (part := form.next_file()) is not None:
+            if part.name != "file" or spooled is not None:
+                continue  # skipped: only the first 'file' part is the upload
+            if "purpose" in form.fields:
+                stream = SniffedStream(_ToTheEnd(form), limit=limit)
+                return _store_upload(stream, form.fields, part.filename)
+            spooled = _spool(form, limit), part.filename
+        if spooled is None:
+            raise RequestError(
+                422, "a 'file' part is required", errors={"file": ["required"]}
+            )
+        stream = SniffedStream(spooled[0], limit=limit)
+        return _store_upload(stream, form.fields, spooled[1])
+    except (RequestEntityTooLarge, AssetTooLargeError):
+        raise _too_large(limit) from None
+    finally:
+        if spooled is not None:
+            spooled[0].close()
 
 
 #: The upload's form, for the OpenAPI document (the route parses it as it streams).
@@ -151,14 +191,12 @@ def upload() -> dict[str, Any]:
     The answer's url (the same as audio_url) can be passed as audio_url to the
     other routes.
     """
-    upload, form = _parse_upload()
-    try:
-        return _store_upload(upload, form)
-    finally:
-        upload.close()
+    return _receive()
 
 
-def _store_upload(upload: Any, form: dict[str, str]) -> dict[str, Any]:
+def _store_upload(
+    stream: SniffedStream, form: dict[str, str], name: str | None
+) -> dict[str, Any]:
     purpose = form.get("purpose") or None
     if purpose not in PURPOSES:
         allowed = sorted(p for p in PURPOSES if p)
@@ -168,26 +206,19 @@ def _store_upload(upload: Any, form: dict[str, str]) -> dict[str, Any]:
             errors={"purpose": allowed},
         )
     asset_class, kinds = PURPOSES[purpose]
-    stream = upload.stream
-    head = stream.read(SNIFF_BYTES)
-    if not head:
+    if not stream.head:
         raise RequestError(422, "the file is empty", errors={"file": ["empty"]})
-    media_type = sniff(head)
+    media_type = stream.media_type
     if media_type is None or media_type.kind not in kinds:
         raise UnsupportedMediaError(
             f"not a media type {purpose or 'an upload'} accepts ({', '.join(kinds)})"
         )
     state = current_state()
-    limit = state.settings.max_upload_bytes
-    stream.seek(0, 2)
-    if stream.tell() > limit:
-        raise _too_large(limit)
-    stream.seek(0)
-    file_name = clean_file_name(upload.filename)
+    file_name = clean_file_name(name)
     asset, size = state.catalog.store(
         asset_class,
         user_id(),
-        stream,
+        cast(BinaryIO, stream),
         content_type=media_type.content_type,
         extension=media_type.extension,
         metadata={"file-name": file_name.encode("ascii", "replace").decode()},
