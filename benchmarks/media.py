@@ -50,9 +50,11 @@ def upload(lines: list[str]) -> None:
     ):
         _write_audio(source, size)
         source.flush()
+        # purpose before the file, as clients should send it: streamed, no spool
         body.write(
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-            'filename="big.wav"\r\n\r\n'.encode()
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+            f"stt_input\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
+            'name="file"; filename="big.wav"\r\n\r\n'.encode()
         )
         _write_audio(body, size)
         body.write(f"\r\n--{BOUNDARY}--\r\n".encode())
