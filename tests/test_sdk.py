@@ -19,7 +19,13 @@ from resemble import Resemble
 
 from flask_indox_media.testing import FakeResemble, serve_wsgi, wav_bytes
 from flask_indox_media.testing.fake_resemble import DEFAULT_KEY
-from tests.test_fake_resemble import SDK_METHODS, Receiver, is_mp3, is_wav
+from tests.test_fake_resemble import (
+    SDK_METHODS,
+    Receiver,
+    check_deepfake_detection,
+    is_mp3,
+    is_wav,
+)
 
 V2 = Resemble.v2
 P = "/api/v1/resemble"
@@ -333,20 +339,4 @@ def test_edits(gw: str) -> None:
 
 
 def test_deepfake_detection(gw: str, fake: FakeResemble) -> None:
-    upload = V2.deepfake_detection.secure_upload(io.BytesIO(wav_bytes(0.2)))
-    assert upload["success"] and upload["token"].startswith("sut_")
-    started = V2.deepfake_detection.detect(url="https://example.test/a.wav")
-    uuid = started["item"]["uuid"]
-    assert started["item"]["status"] == "processing"
-    assert V2.deepfake_detection.get(uuid)["item"]["status"] == "processing"
-    assert V2.deepfake_detection.get(uuid)["item"]["metrics"]["label"] == "fake"
-    waited = V2.deepfake_detection.detect(
-        file=io.BytesIO(wav_bytes(0.2)), synchronous=True
-    )
-    assert waited["item"]["status"] == "completed"
-    assert fake.received[-1]["headers"]["Prefer"] == "wait"
-    polled = V2.deepfake_detection.detect_and_get(
-        url="https://example.test/b.wav", retries=3, wait_time=0
-    )
-    assert polled["item"]["status"] == "completed"
-    assert V2.deepfake_detection.get("nope")["success"] is False
+    check_deepfake_detection(fake)
