@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from flask_indox_media.testing import (
     redis_server,
     rgw_available,
     rgw_server,
+    serve_wsgi,
 )
 
 # No per-example deadline: it is a timed assertion, and these 2-core machines
@@ -296,3 +298,26 @@ def r2_backend(endpoint: str) -> Any:
         secret_access_key="testing",
         addressing_style="path",
     )
+
+
+class Receiver:
+    """The caller's own callback endpoint."""
+
+    def __init__(self) -> None:
+        self.payloads: list[Any] = []
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        self.payloads.append(
+            json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        )
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    app = Receiver()
+    with serve_wsgi(app) as url:
+        yield app, url

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from flask_indox_media.mirror.rewrite import rewrite
 from flask_indox_media.storage.s3_config import MiB
 from flask_indox_media.testing import serve_wsgi, wav_bytes
 from flask_indox_media.testing.counting import redis_round_trips, s3_requests
-from tests.conftest import ALICE, create_clip, make_bucket, r2_config, work
+from tests.conftest import ALICE, Receiver, create_clip, make_bucket, r2_config, work
 
 P = "/api/v1/resemble"
 
@@ -160,31 +160,6 @@ def test_cli_worker_burst(queued: Flask) -> None:
 def test_cli_worker_without_redis(gateway: Flask) -> None:
     result = gateway.test_cli_runner().invoke(args=["indox-media", "worker", "--burst"])
     assert result.exit_code != 0 and "INDOX_MEDIA_REDIS_URL" in result.output
-
-
-class Receiver:
-    """The caller's own callback endpoint."""
-
-    def __init__(self) -> None:
-        self.payloads: list[Any] = []
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> list[bytes]:
-        import json
-
-        self.payloads.append(
-            json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
-        )
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"ok"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    app = Receiver()
-    with serve_wsgi(app) as url:
-        yield app, url
 
 
 def listing_receiver(
