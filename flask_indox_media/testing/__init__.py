@@ -14,6 +14,7 @@ from .browser import (
     probe_audio,
 )
 from .fake_resemble import FakeResemble
+from .proxy import TcpProxy, tcp_proxy
 from .rgw import RGW, RGWStartError, RGWUnavailableError, rgw_available, rgw_server
 from .server import (
     RedisProcess,
@@ -31,6 +32,7 @@ __all__ = [
     "RGW",
     "RGWStartError",
     "RGWUnavailableError",
+    "TcpProxy",
     "RedisProcess",
     "audio_bytes",
     "audio_page_html",
@@ -43,5 +45,6 @@ __all__ = [
     "rgw_server",
     "serve_process",
     "serve_wsgi",
+    "tcp_proxy",
     "wav_bytes",
 ]
