@@ -4,16 +4,22 @@ host with several must say which."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask_smorest import Api, Blueprint
 from openapi_spec_validator import validate
 
 from flask_indox_media import ConfigurationError, IndoxMedia
 from flask_indox_media.state import EXTENSION_KEY
+from flask_indox_media.testing import serve_wsgi
+from flask_indox_media.web import host_api
 from flask_indox_media.web.openapi import SECURITY_SCHEMES
 
 P = "/api/v1/resemble"
@@ -185,3 +191,38 @@ def test_an_api_never_initialized_is_refused_at_first_use(tmp_path: Path) -> Non
         pass  # no exception while a context is pushed: it would leave it pushed
     with pytest.raises(ConfigurationError, match=r"api\.init_app"):
         app.test_client().get("/anything")
+
+
+def test_concurrent_first_requests_wait_for_the_routes(
+    make_gateway: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a threaded server the first requests arrive together: none may
+    be dispatched (Flask's "first request") before the deferred registration
+    is done, or Flask refuses it and every request fails."""
+    slow = host_api.GatewayRegistration._finish
+
+    def finish_slowly(self: Any, app: Flask) -> None:
+        time.sleep(0.5)  # a wide window for the other requests
+        slow(self, app)
+
+    monkeypatch.setattr(host_api.GatewayRegistration, "_finish", finish_slowly)
+    app = make_gateway()
+    codes: list[int] = []
+    with serve_wsgi(app) as base:
+        barrier = threading.Barrier(8)
+
+        def first() -> None:
+            barrier.wait()
+            answer = requests.get(
+                f"{base}/api/v1/resemble/tts/voices",
+                headers={"Authorization": "Bearer key-a"},
+                timeout=30,
+            )
+            codes.append(answer.status_code)
+
+        threads = [threading.Thread(target=first) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert codes == [200] * 8

@@ -114,16 +114,20 @@ class GatewayRegistration:
         # Never raises: an exception while a context is being pushed leaves it
         # pushed, and a request then fails with an unrelated LookupError. The
         # failure is logged now and raised by every request (`_check`).
+        # Every thread's first context waits here until the routes are in
+        # place: a request let through early would be the app's "first
+        # request", after which Flask refuses register_blueprint.
         with self._lock:
             if self._started:
-                return
+                return  # done, or this thread's own context pushed while doing it
             self._started = True
-            appcontext_pushed.disconnect(self._on_app_context, sender=sender)
             try:
                 self._finish(sender)
             except Exception as error:
                 self.failure = f"the gateway's routes are not registered: {error}"
                 sender.logger.exception("indox-media: %s", self.failure)
+            finally:
+                appcontext_pushed.disconnect(self._on_app_context, sender=sender)
 
     def _check(self) -> None:
         if self.failure is not None:
