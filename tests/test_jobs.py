@@ -435,3 +435,35 @@ def test_a_response_costs_the_same_redis_round_trips_whatever_its_assets(
     assert first == {1: 2, 10: 2, 100: 2}
     assert seen == {1: 3, 10: 3, 100: 3}
     assert mirrored == {1: 2, 10: 2, 100: 2}
+
+
+@pytest.mark.parametrize("fault", ["cut", "stall"])
+def test_a_source_fault_leaves_no_half_object_and_its_retry_stores_it_whole(
+    make_gateway: Callable[..., Flask], redis_db: str, fake: Any, fault: str
+) -> None:
+    """The upstream's file cut short mid-body, or stalling past the read
+    timeout: the job fails without writing anything; once the fault clears,
+    the retry stores the whole file, once."""
+    app = make_gateway(
+        {
+            "INDOX_MEDIA_REDIS_URL": redis_db,
+            "INDOX_MEDIA_JOB_RETRIES": [],
+            "INDOX_MEDIA_UPSTREAM_READ_TIMEOUT": 1,
+        }
+    )
+    item = create_clip(app.test_client())
+    name = item["resemble_url"].rsplit("/", 1)[1]
+    fake.break_file(name, fault, after=1000)
+    work(app)
+    key = item["audio_url"].split("/indox-media/local/")[1].split("?")[0]
+    registry = FailedJobRegistry(queue=queue_of(app))
+    assert registry.get_job_ids() == [mirror_job_id(key)]
+    primary = app.extensions["indox_media"].catalog.primary
+    assert list(primary.list_objects("tts/alice/")) == []  # no half object
+    fake.faults.file_faults.clear()
+    fake.release_stalls()
+    registry.requeue(mirror_job_id(key))
+    work(app)
+    assert [info.key for info in primary.list_objects("tts/alice/")] == [key]
+    with primary.open(key) as data:
+        assert data.read() == fake.files[name][0]
