@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from example_app import create_app
 from flask_indox_media.testing import serve_wsgi, wav_bytes
 
-from .common import bucket, moto_server
+from .common import bucket, field, interleave, judged, moto_server, runs_note, table
 
 #: Runs per measurement (the median is reported).
-RUNS = 15
+RUNS = 11
 #: Pieces of the upstream's stream, and the pause before each (real time).
 PIECES, PACE = 8, 0.005
 
@@ -63,25 +63,30 @@ def _first_byte(
     return sent, arrived, size
 
 
-def _latencies(
+def _sample(
     upstream: _PacedStream, base: str, path: str, headers: dict[str, str]
-) -> tuple[list[float], list[float]]:
-    """Milliseconds from the upstream's first byte to the caller's, and from
-    the request to the caller's first byte, run by run."""
-    after_upstream, after_request = [], []
-    for _ in range(RUNS):
+) -> Callable[[], dict[str, float]]:
+    """A contender: one streaming request; milliseconds from the upstream's
+    first byte to the caller's, and from the request to the caller's first byte."""
+
+    def run() -> dict[str, float]:
         sent, arrived, size = _first_byte(base, path, headers)
         assert size == len(upstream.audio)
-        after_upstream.append((arrived - upstream.first_sent[-1]) * 1e3)
-        after_request.append((arrived - sent) * 1e3)
-    return after_upstream, after_request
+        return {
+            "after_upstream": (arrived - upstream.first_sent[-1]) * 1e3,
+            "after_request": (arrived - sent) * 1e3,
+        }
+
+    return run
 
 
 def first_byte_latency(lines: list[str]) -> None:
     upstream = _PacedStream()
-    rows = []
-    with moto_server() as endpoint, serve_wsgi(upstream) as up:
-        rows.append(("straight from the upstream", _latencies(upstream, up, "/", {})))
+    path, auth = "/api/v1/resemble/tts/stream", {"Authorization": "Bearer bench-key"}
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(moto_server())
+        up = stack.enter_context(serve_wsgi(upstream))
+        contenders = {"straight": _sample(upstream, up, "/", {})}
         for backend, extra in (
             ("R2 on moto", _r2(endpoint)),
             ("local", {"INDOX_MEDIA_LOCAL_ROOT": tempfile.mkdtemp("-bench")}),
@@ -94,47 +99,45 @@ def first_byte_latency(lines: list[str]) -> None:
                     **extra,
                 }
             )
-            with serve_wsgi(app) as gw:
-                samples = _latencies(
-                    upstream,
-                    gw,
-                    "/api/v1/resemble/tts/stream",
-                    {"Authorization": "Bearer bench-key"},
-                )
-            rows.append((f"through `POST /tts/stream` ({backend})", samples))
+            gw = stack.enter_context(serve_wsgi(app))
+            contenders[backend] = _sample(upstream, gw, path, auth)
+        results = interleave(RUNS, **contenders)
+    straight = results.pop("straight")
+    rows = []
+    for backend in results:
+        samples = results[backend]
+        rows += [
+            judged(
+                f"through `POST /tts/stream` ({backend}), after the upstream's first byte",
+                field(samples, "after_upstream"),
+                field(straight, "after_upstream"),
+                "ms",
+                "value",
+                at_most=10,
+            ),
+            judged(
+                f"through `POST /tts/stream` ({backend}), after the request",
+                field(samples, "after_request"),
+                field(straight, "after_request"),
+                "ms",
+                "delta",
+            ),
+        ]
     lines += [
         "## Streaming synthesis: first byte latency",
         "",
-        f"From the moment Resemble's first piece leaves (a fake upstream on loopback "
+        "From the moment Resemble's first piece leaves (a fake upstream on loopback "
         f"that streams a 0.5 s WAV in {PIECES} pieces, {PACE * 1e3:.0f} ms apart) to the "
-        f"moment the caller (`http.client`) has it; median of {RUNS} runs. Through "
-        "the gateway the piece is relayed before it is written to the bucket, so "
-        "the storage is not on the path of the first byte.",
-        "",
-        "| path | after the upstream's first byte: median (min, max) "
-        "| after the request: median |",
-        "|---|---:|---:|",
-    ]
-    for name, (samples, totals) in rows:
-        lines.append(
-            f"| {name} | {statistics.median(samples):.2f} ms ({min(samples):.2f}, "
-            f"{max(samples):.2f}) | {statistics.median(totals):.2f} ms |"
-        )
-    through = [statistics.median(s) for _, (s, _) in rows[1:]]
-    lines += [
-        "",
-        f"Target: the first byte reaches the caller no later than 10 ms after it "
-        f"leaves the upstream. Measured medians through the gateway: "
-        f"{', '.join(f'{m:.2f} ms' for m in through)}. Not a timed test: these "
-        "shared machines vary; rerun with `python -m benchmarks stream`.",
-        "",
-        '"After the request" through R2 is dominated by the boto3 client made '
-        "for the request's thread before the request goes upstream (with the "
-        "asset, so it is off the first byte's path): the werkzeug server used "
-        "here runs each request on a new thread, whereas gunicorn's workers keep "
-        "their threads, and their clients, from one request to the next.",
+        "moment the caller (`http.client`) has it, and from the request to the first "
+        "byte; the baseline asks the upstream straight. Through the gateway "
+        "(werkzeug's threaded server) the piece is relayed before it is written to "
+        "the bucket, so the storage is not on the path of the first byte. Goal: the "
+        "first byte reaches the caller no later than 10 ms after it leaves the "
+        "upstream.",
+        runs_note(RUNS),
         "",
     ]
+    table(lines, rows)
 
 
 def _r2(endpoint: str) -> dict[str, Any]:
