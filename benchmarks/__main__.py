@@ -9,6 +9,7 @@ sections.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -66,7 +67,8 @@ def main() -> None:
         "its goal, and whether the median meets it. The machine is shared: read the",
         "ratios, and the ranges.",
         "",
-        f"Machine: {machine()}. Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}. Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,"
+        f" load average at the start {os.getloadavg()[0]:.2f}.",
         "",
     ]
     begun = time.perf_counter()
@@ -80,7 +82,8 @@ def main() -> None:
             lines += [f"## {name}: FAILED ({type(exc).__name__}: {exc})", ""]
         print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
     lines.append(
-        f"The whole run took {(time.perf_counter() - begun) / 60:.1f} minutes."
+        f"The whole run took {(time.perf_counter() - begun) / 60:.1f} minutes;"
+        f" load average at the end {os.getloadavg()[0]:.2f}."
     )
     text = "\n".join(lines) + "\n"
     print(text)
