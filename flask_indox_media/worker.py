@@ -21,14 +21,14 @@ another minute: ~13 minutes in all. :class:`IndoxWorker` shortens each step:
   stored within 2 minutes after the fault clears; see ``docs/reliability.rst``.
 
 Both classes do all this. :class:`IndoxWorker` (the worker command's default)
-runs each job in its own process, like ``rq.SimpleWorker``: a job costs ~15 ms
-of CPU beyond its own work, against ~60 ms with a work horse forked per job
-(the fork, the copy-on-write faults, and a horse that starts every job cold:
-a new S3 client, new connections). It keeps what the fork gave: the job's time
-limit (``INDOX_MEDIA_JOB_TIMEOUT``, RQ's ``SIGALRM``), a heartbeat during a
-long job (from a thread, as the forking parent beats while it waits), a stop
-request (``rq``'s stop-job command, which erasure sends) that ends the running
-job, and a fresh app context per job. :class:`IndoxForkingWorker` forks a work
+runs each job in its own process, like ``rq.SimpleWorker``: a small mirror job
+costs the worker ~15 ms of CPU in all, against ~80 ms with a work horse forked
+per job (the fork, the copy-on-write faults, and a horse that starts every job
+cold: a new S3 client, new connections). It keeps what the fork gave: the
+job's time limit (``INDOX_MEDIA_JOB_TIMEOUT``, RQ's ``SIGALRM``), a heartbeat
+during a long job (from a thread, as the forking parent beats while it
+waits), a stop request (``rq``'s stop-job command, which erasure sends) that
+ends the running job, and a fresh app context per job. :class:`IndoxForkingWorker` forks a work
 horse per job, for jobs that may crash the interpreter or leak memory.
 
 Use them with ``rq worker -w flask_indox_media.worker.IndoxWorker`` (or the
