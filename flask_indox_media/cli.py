@@ -54,7 +54,7 @@ def _dumps(document: Any) -> str:
     "--worker-class",
     default="flask_indox_media.worker.IndoxWorker",
     show_default=True,
-    help="Dotted path of an RQ worker class, e.g. rq.SimpleWorker (no fork).",
+    help="Dotted path of an RQ worker class (IndoxForkingWorker: a fork per job).",
 )
 @click.option(
     "--with-scheduler/--without-scheduler",

@@ -1,4 +1,5 @@
-"""The RQ worker class that recovers from a crashed predecessor in seconds.
+"""The RQ worker classes: they recover from a crashed predecessor in seconds,
+and :class:`IndoxWorker`, the default, runs its jobs without a fork.
 
 With RQ's defaults a worker killed mid-job (``SIGKILL``, an OOM kill, a lost
 machine) leaves its job in the started registry until the heartbeat expires
@@ -19,26 +20,47 @@ another minute: ~13 minutes in all. :class:`IndoxWorker` shortens each step:
   storage or the source was down longer than every retry), so an asset is
   stored within 2 minutes after the fault clears; see ``docs/reliability.rst``.
 
-Use it with ``rq worker -w flask_indox_media.worker.IndoxWorker`` (or the
-extension's worker command).
+Both classes do all this. :class:`IndoxWorker` (the worker command's default)
+runs each job in its own process, like ``rq.SimpleWorker``: a small mirror job
+costs the worker ~15 ms of CPU in all, against ~80 ms with a work horse forked
+per job (the fork, the copy-on-write faults, and a horse that starts every job
+cold: a new S3 client, new connections). It keeps what the fork gave: the
+job's time limit (``INDOX_MEDIA_JOB_TIMEOUT``, RQ's ``SIGALRM``), a heartbeat
+during a long job (from a thread, as the forking parent beats while it
+waits), a stop request (``rq``'s stop-job command, which erasure sends) that
+ends the running job, and a fresh app context per job. :class:`IndoxForkingWorker` forks a work
+horse per job, for jobs that may crash the interpreter or leak memory.
+
+Use them with ``rq worker -w flask_indox_media.worker.IndoxWorker`` (or the
+extension's worker command); see ``docs/workers.rst``.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
-from flask import has_app_context
-from rq import Worker
+from flask import current_app, has_app_context
+from redis.exceptions import RedisError
+from rq import SimpleWorker, Worker
 from rq.exceptions import SchedulerNotFound
+from rq.executions import Execution
 from rq.job import Job
+from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
+from rq.timeouts import UnixSignalDeathPenalty
 from rq.utils import current_timestamp, now
+from rq.worker import BaseWorker, WorkerStatus
 
 from .appload import worker_app
 from .exceptions import NoAppError
@@ -59,6 +81,8 @@ SCHEDULER_STALE_AFTER = 10
 REQUEUE_AFTER = 60
 #: The environment variable that turns ``sole_consumer`` on (``1``).
 SOLE_CONSUMER_ENV = "INDOX_WORKER_SOLE_CONSUMER"
+#: The signal :class:`IndoxWorker` sends itself to stop its running job.
+STOP_SIGNAL = signal.SIGUSR2
 
 
 def _scheduler_dead(name: str, connection: Any) -> bool:
@@ -82,9 +106,9 @@ def _scheduler_dead(name: str, connection: Any) -> bool:
     return False
 
 
-class IndoxWorker(Worker):
-    """An :class:`rq.Worker` that picks up a crashed worker's jobs within
-    seconds of its start (see the module's notes). It runs a scheduler
+class RecoveringWorker(BaseWorker):
+    """What both worker classes share: a crashed worker's jobs picked up
+    within seconds of the start (see the module's notes). It runs a scheduler
     (mirror retries are scheduled jobs), even under the stock ``rq worker``
     without ``--with-scheduler``, unless :attr:`force_scheduler` is ``False``.
 
@@ -120,7 +144,7 @@ class IndoxWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """RQ's start-up, then a dead predecessor's scheduler lock released
         and (as sole consumer) its abandoned jobs retried; and the app and its
-        storage clients made ready, once, for every work horse to inherit."""
+        storage clients made ready, once, for every job (or work horse)."""
         super().bootstrap(*args, **kwargs)
         # In the parent, before the scheduler starts (work() calls this first).
         self.release_dead_scheduler_locks()
@@ -130,8 +154,8 @@ class IndoxWorker(Worker):
 
     def preload(self) -> None:
         """Load the app (unless a context is pushed: ``flask indox-media
-        worker``) and warm its storage clients here, in the parent: each
-        forked work horse then starts from them instead of paying again."""
+        worker``) and warm its storage clients here, in the parent: each job,
+        or forked work horse, then starts from them instead of paying again."""
         if has_app_context():
             current_state().catalog.warm()
         else:
@@ -144,7 +168,9 @@ class IndoxWorker(Worker):
                 return
             with app.app_context():
                 current_state().catalog.warm()
-        gc.freeze()  # keep the loaded objects' pages shared with the horses
+        # The loaded objects out of the collector's way: a full collection
+        # does not walk them (and a horse's does not copy their pages).
+        gc.freeze()
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, with a scheduler unless told otherwise (mirror
@@ -195,7 +221,95 @@ class IndoxWorker(Worker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's job heartbeat TTL, 45 s shorter (35 s at least)."""
         # RQ's is the monitoring interval (30 s) + 60: 45 s still covers a
-        # beat every 30 s, and an abandoned job is noticed sooner.
+        # beat every 30 s, and an abandoned job is noticed sooner. (Not
+        # rq.SimpleWorker's, the job timeout + 60: IndoxWorker beats too.)
         return max(
-            int(super().get_heartbeat_ttl(job, working_time)) - HEARTBEAT_CUT, 35
+            int(BaseWorker.get_heartbeat_ttl(self, job, working_time)) - HEARTBEAT_CUT,
+            35,
         )
+
+
+class IndoxForkingWorker(RecoveringWorker, Worker):
+    """An :class:`rq.Worker` (a work horse forked per job) that recovers as
+    :class:`IndoxWorker` does."""
+
+
+class JobStopped(Exception):
+    """The running job was stopped on request (``rq``'s stop-job command)."""
+
+
+class _StoppableJob(UnixSignalDeathPenalty):
+    """RQ's job time limit (``SIGALRM``), around the job's function only;
+    while it is armed a :data:`STOP_SIGNAL` raises :class:`JobStopped`."""
+
+    armed = False
+
+    def setup_death_penalty(self) -> None:
+        super().setup_death_penalty()  # type: ignore[no-untyped-call]
+        _StoppableJob.armed = True
+
+    def cancel_death_penalty(self) -> None:
+        _StoppableJob.armed = False
+        super().cancel_death_penalty()  # type: ignore[no-untyped-call]
+
+
+def _stop_running_job(signum: int, frame: FrameType | None) -> None:
+    if _StoppableJob.armed:
+        raise JobStopped("the job was stopped on request")
+
+
+class IndoxWorker(RecoveringWorker, SimpleWorker):
+    """The default worker: jobs run in its own process, no fork (see the
+    module's notes), recovering from crashes as :class:`RecoveringWorker`
+    says. A job that runs longer than its timeout is interrupted by RQ's
+    ``SIGALRM``; a job that crashes the interpreter takes the worker with
+    it, and its job is retried as after a ``SIGKILL``."""
+
+    death_penalty_class = _StoppableJob
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """:meth:`RecoveringWorker.bootstrap`, and the stop signal's handler."""
+        super().bootstrap(*args, **kwargs)
+        signal.signal(STOP_SIGNAL, _stop_running_job)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run ``job`` here, in a fresh app context, its heartbeat kept by a
+        thread meanwhile."""
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(job, execution, done), daemon=True
+        )
+        beat.start()
+        try:
+            with _fresh_app_context():
+                self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _beat(self, job: Job, execution: Execution, done: threading.Event) -> None:
+        # What rq.Worker's parent does while it waits for its horse.
+        while not done.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except RedisError as exc:  # the next beat may get through
+                self.log.warning("heartbeat of job %s failed: %s", job.id, exc)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Stop the running job (RQ calls this from its command thread after a
+        stop-job command): it fails as stopped, and the worker goes on."""
+        if _StoppableJob.armed:
+            signal.pthread_kill(threading.main_thread().ident or 0, STOP_SIGNAL)
+
+
+@contextmanager
+def _fresh_app_context() -> Iterator[None]:
+    """A new app context for a job (its own ``g``) when the worker command
+    pushed one; a plain ``rq worker`` job pushes its own (see ``jobs``)."""
+    if not has_app_context():
+        yield
+        return
+    with current_app._get_current_object().app_context():  # type: ignore[attr-defined]
+        yield

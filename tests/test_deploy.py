@@ -1,6 +1,6 @@
 """The Procfile, run as a platform runs it: honcho starts the gateway
-(gunicorn) and a worker (forking), configured by the environment alone, in
-front of the fake upstream and the suite's Redis."""
+(gunicorn) and a worker (the default IndoxWorker), configured by the
+environment alone, in front of the fake upstream and the suite's Redis."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ MARKER = "DEPLOY_TEST_MARKER"
 
 def marked(marker: str) -> list[int]:
     """Live processes whose environment carries ``marker``: honcho and every
-    process it started, their children (gunicorn's workers, rq's horses and
-    scheduler) included."""
+    process it started, their children (gunicorn's workers, rq's scheduler,
+    and a forking worker's horses) included."""
     needle = f"{MARKER}={marker}".encode()
     found = []
     for entry in Path("/proc").iterdir():

@@ -1,6 +1,6 @@
-"""Crash recovery with real processes: a worker and its work horse killed
-mid-job (``SIGKILL``), a new worker started at once; the object lands within
-two minutes, exactly once."""
+"""Crash recovery with real processes: a worker (and its work horse, if it
+forks) killed mid-job (``SIGKILL``), a new worker started at once; the object
+lands within two minutes, exactly once."""
 
 from __future__ import annotations
 
@@ -58,10 +58,12 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+    def start(
+        env: dict[str, str], log: str, worker_class: str = "IndoxWorker"
+    ) -> subprocess.Popen[bytes]:
         with (tmp_path / log).open("wb") as output:  # the child keeps its copy
             proc = subprocess.Popen(
-                [RQ, "worker", "-w", "flask_indox_media.worker.IndoxWorker"]
+                [RQ, "worker", "-w", f"flask_indox_media.worker.{worker_class}"]
                 + ["--url", env["INDOX_MEDIA_REDIS_URL"], "indox-media"],
                 cwd=ROOT,
                 env={**os.environ, **env},
@@ -86,7 +88,14 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - start
 
 
-@pytest.mark.parametrize("sole_consumer", [True, False], ids=["sole", "shared"])
+@pytest.mark.parametrize(
+    ("sole_consumer", "worker_class"),
+    [
+        pytest.param(True, "IndoxWorker", id="sole"),
+        pytest.param(False, "IndoxWorker", id="shared"),
+        pytest.param(True, "IndoxForkingWorker", id="sole-forking"),
+    ],
+)
 def test_a_killed_worker_s_job_lands_within_two_minutes_exactly_once(
     make_gateway: Callable[..., Flask],
     redis_db: str,
@@ -94,6 +103,7 @@ def test_a_killed_worker_s_job_lands_within_two_minutes_exactly_once(
     tmp_path: Path,
     start_worker: Callable[..., subprocess.Popen[bytes]],
     sole_consumer: bool,
+    worker_class: str,
 ) -> None:
     config: dict[str, Any] = {
         "INDOX_MEDIA_REDIS_URL": redis_db,
@@ -114,13 +124,13 @@ def test_a_killed_worker_s_job_lands_within_two_minutes_exactly_once(
     key = state.catalog.primary.key_from_url(item["audio_url"]) or ""
     redis = Redis.from_url(redis_db)
     registry = StartedJobRegistry(queue=state.queue.rq)
-    first = start_worker(env, "worker-1.log")
+    first = start_worker(env, "worker-1.log", worker_class)
     wait_for(lambda: len(registry.get_job_ids()) == 1, 30)
     time.sleep(1)  # well into the stalled download
     kill_tree(first)
     fake.faults.file_faults.clear()  # the source answers again
     second_env = {**env, "INDOX_WORKER_SOLE_CONSUMER": "1" if sole_consumer else ""}
-    start_worker(second_env, "worker-2.log")
+    start_worker(second_env, "worker-2.log", worker_class)
     took = wait_for(lambda: state.catalog.primary.exists(key), 120)
     fake.release_stalls()
     print(f"recovered in {took:.1f} s")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,15 +23,18 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Queue
-from rq.job import Job
+from rq.command import send_stop_job_command
+from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from flask_indox_media.ops.worker import queue_names
 from flask_indox_media.testing import free_port
+from flask_indox_media.worker import IndoxWorker
 from tests.conftest import create_clip, gateway_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST_JOB = "tests.worker_app.host_job"
+FORKING = "flask_indox_media.worker.IndoxForkingWorker"
 OK = {"asset_class": "tts", "result": "ok"}
 
 
@@ -147,14 +151,61 @@ def test_max_jobs_stops_after_n(queued: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "in_process"), [((), False), (("--worker-class", "rq.SimpleWorker"), True)]
+    ("args", "in_process"),
+    [
+        ((), True),
+        (("--worker-class", FORKING), False),
+        (("--worker-class", "rq.SimpleWorker"), True),
+    ],
 )
 def test_worker_class(queued: Flask, args: tuple[str, ...], in_process: bool) -> None:
     queued.extensions["indox_media"].queue.rq.enqueue(HOST_JOB, "where")
     result = invoke(queued, "--burst", *args)
     assert result.exit_code == 0, result.output
-    # The default rq.Worker forks a work horse per job; SimpleWorker does not.
+    # The default IndoxWorker runs jobs in its own process, as SimpleWorker
+    # does; IndoxForkingWorker forks a work horse per job.
     assert (ran(queued, "where")["pid"] == str(os.getpid())) is in_process
+
+
+def test_a_stop_request_ends_the_running_job_and_the_worker_goes_on(
+    queued: Flask,
+) -> None:
+    """RQ's stop-job command (erasure sends it) reaches a job of the
+    non-forking worker: the job ends as stopped, the next one runs."""
+    rq_queue = queued.extensions["indox_media"].queue.rq
+    job = rq_queue.enqueue("tests.worker_app.host_wait", "stopped")
+    rq_queue.enqueue(HOST_JOB, "after")
+    redis = redis_of(queued)
+
+    def stop_once_started() -> None:
+        deadline = time.monotonic() + 60
+        while not ran(queued, "stopped") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        send_stop_job_command(redis, job.id)
+
+    stopper = threading.Thread(target=stop_once_started)
+    stopper.start()
+    result = invoke(queued, "--burst")
+    stopper.join()
+    assert result.exit_code == 0, result.output
+    assert job.get_status() == JobStatus.STOPPED
+    assert "done" not in ran(queued, "stopped")  # interrupted, not finished
+    assert ran(queued, "after")
+
+
+def test_the_non_forking_worker_renews_a_running_job_s_heartbeat(
+    queued: Flask,
+) -> None:
+    """As a forking worker's parent does while it waits: an abandoned job is
+    told from a long one by its heartbeat."""
+    state = queued.extensions["indox_media"]
+    state.queue.rq.enqueue("tests.worker_app.host_heartbeat", "beats")
+    with queued.app_context():
+        worker = IndoxWorker(
+            [state.queue.rq], connection=state.redis, job_monitoring_interval=1
+        )
+        worker.work(burst=True)
+    assert ran(queued, "beats")["renewed"] == "1"
 
 
 @pytest.mark.parametrize(
@@ -266,7 +317,7 @@ def test_forking_worker_metrics_are_aggregated(
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     done = subprocess.run(
-        flask_worker("--burst"),
+        flask_worker("--burst", "--worker-class", FORKING),
         env=environment(queued, upstream, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
         cwd=ROOT,
         capture_output=True,
@@ -304,7 +355,7 @@ def test_metrics_port_serves_the_counts_of_the_work_horses(
     out = tmp_path / "worker.out"
     with out.open("w") as fh:
         proc = subprocess.Popen(
-            flask_worker("--metrics-port", str(port)),
+            flask_worker("--metrics-port", str(port), "--worker-class", FORKING),
             env=environment(queued, upstream),
             cwd=ROOT,
             stdout=fh,

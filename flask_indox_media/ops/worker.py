@@ -18,7 +18,7 @@ from werkzeug.utils import ImportStringError, import_string
 from .. import metrics
 from ..exceptions import ConfigurationError
 from ..queue import JobQueue
-from ..worker import IndoxWorker
+from ..worker import RecoveringWorker
 
 if TYPE_CHECKING:
     from ..state import IndoxMediaState
@@ -87,7 +87,7 @@ def build_worker(state: IndoxMediaState, options: WorkerOptions) -> BaseWorker:
         for name in queue_names(queue.name, options.queues)
     ]
     worker = cls(queues, connection=queue.redis, name=options.name)
-    if isinstance(worker, IndoxWorker):
+    if isinstance(worker, RecoveringWorker):
         worker.force_scheduler = options.with_scheduler
     return worker
 
