@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import Signer
 
 from flask_indox_media.assets import Asset, AssetIds
 from flask_indox_media.exceptions import InvalidTokenError
@@ -72,6 +73,29 @@ def test_an_asset_id_from_before_0_2_still_resolves() -> None:
         AssetIds([b"new"], CLASSES).decode(legacy, "alice")
     with pytest.raises(InvalidTokenError):
         AssetIds([OLD], CLASSES).decode(legacy, "bob")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=3),
+    st.sampled_from(["asset-id", "local-url", "callback", "playback"]),
+    st.text(),
+)
+def test_signatures_are_itsdangerous_byte_for_byte(
+    keys: list[bytes], purpose: str, message: str
+) -> None:
+    # The signer derives its key once; what it makes must stay what
+    # itsdangerous makes, so every token issued since 0.2 keeps verifying.
+    reference = Signer(
+        keys,
+        salt=f"flask-indox-media.{purpose}",
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    signer = TokenSigner(keys, purpose)
+    signature = signer.sign(message)
+    assert signature == reference.get_signature(message.encode()).decode()
+    assert signer.verify(message, signature)
 
 
 def test_new_asset_ids_are_versioned_and_survive_rotation() -> None:
