@@ -255,14 +255,38 @@ def build_key(
     :param request_id: generated when ``None``.
     :raises InvalidKeyPartError: a part is unsafe.
     """
+    return new_key(asset_class, user_id, extension, now=now, request_id=request_id).key
+
+
+def new_key(
+    asset_class: AssetClass,
+    user_id: str,
+    extension: str,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+) -> ParsedKey:
+    """:func:`build_key`'s key with its parts, as :meth:`AssetClassTable.parse`
+    would split it (without parsing it back).
+
+    :raises InvalidKeyPartError: a part is unsafe.
+    """
     validate_user_id(user_id)
     validate_extension(extension)
     request_id = new_request_id() if request_id is None else request_id
     validate_request_id(request_id)
     if now.tzinfo is None:
         raise InvalidKeyPartError("now must be timezone-aware")
-    stamp = now.astimezone(UTC).strftime("%Y/%m/%d/%H%M%S")
-    return f"{asset_class.prefix}{user_id}/{stamp}-{request_id}.{extension}"
+    created_at = now.astimezone(UTC).replace(microsecond=0)
+    stamp = created_at.strftime("%Y/%m/%d/%H%M%S")
+    return ParsedKey(
+        key=f"{asset_class.prefix}{user_id}/{stamp}-{request_id}.{extension}",
+        asset_class=asset_class,
+        user_id=user_id,
+        created_at=created_at,
+        request_id=request_id,
+        extension=extension,
+    )
 
 
 def user_prefix(asset_class: AssetClass, user_id: str) -> str:

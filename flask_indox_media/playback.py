@@ -32,11 +32,18 @@ class PlaybackLinks:
         self._ids = ids
         self.ttl = ttl
 
-    def token(self, asset: Asset, now: datetime) -> str:
-        """The token of ``asset``'s link, valid until its ``expires_at``."""
+    def token(self, asset: Asset, now: datetime, asset_id: str | None = None) -> str:
+        """The token of ``asset``'s link, valid until its ``expires_at``.
+
+        :param asset_id: ``asset``'s id, if the caller has it already.
+        """
         until = asset.expires_at or now + timedelta(seconds=self.ttl)
         message = json.dumps(
-            [asset.user_id, self._ids.encode(asset), int(until.timestamp())],
+            [
+                asset.user_id,
+                asset_id or self._ids.encode(asset),
+                int(until.timestamp()),
+            ],
             separators=(",", ":"),
         )
         return f"{_V1}{b64encode(message)}.{self._signer.sign(message)}"

@@ -13,6 +13,7 @@ from flask_indox_media.keys import (
     AssetClassTable,
     build_key,
     isoformat_z,
+    new_key,
     validate_user_id,
 )
 
@@ -55,6 +56,26 @@ def test_key_is_in_utc() -> None:
     other_zone = NOW.astimezone(__import__("datetime").timezone(timedelta(hours=-7)))
     key = build_key(TABLE["tts"], "u", "wav", now=other_zone, request_id="r")
     assert key == "tts/u/2026/05/01/101500-r.wav"
+
+
+@given(
+    name=st.sampled_from(sorted(DEFAULT_CLASSES)),
+    user=user_ids,
+    rid=st.none() | request_ids,
+    ext=st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True),
+    now=st.datetimes(
+        min_value=datetime(2000, 1, 2),
+        max_value=datetime(2099, 12, 30),
+        timezones=st.timezones(),
+    ),
+)
+def test_a_new_key_holds_what_parsing_it_gives(
+    name: str, user: str, rid: str | None, ext: str, now: datetime
+) -> None:
+    # The catalog takes a new key's parts as built, never parsing them back.
+    made = new_key(TABLE[name], user, ext, now=now, request_id=rid)
+    assert made == TABLE.parse(made.key)
+    assert made.created_at.utcoffset() == timedelta(0)
 
 
 def test_request_id_is_generated() -> None:

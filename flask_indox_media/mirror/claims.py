@@ -87,9 +87,10 @@ class RedisClaims:
         self, claims: Sequence[Claim], user_id: str | None = None
     ) -> list[tuple[str, bool]]:
         """For each claim: ``(value, True)`` if the identity is new, else
-        ``(the value it got first, False)``. Two round trips at most, whatever
-        the number of claims; with ``user_id`` each claim is also listed
-        under the user (in the same round trip).
+        ``(the value it got first, False)``. One round trip, whatever the
+        number of claims: each ``SET NX`` is followed by a ``GET`` in the same
+        pipeline, which reads the value that won; with ``user_id`` each claim
+        is also listed under the user (in the same round trip).
 
         :raises QueueError: Redis failed.
         """
@@ -99,6 +100,7 @@ class RedisClaims:
             pipe = self._redis.pipeline(transaction=False)
             for name, (_, value, ttl) in zip(names, claims, strict=True):
                 pipe.set(name, value, nx=True, ex=ttl)
+                pipe.get(name)
             if user_id is not None:
                 index = USER_CLAIMS_PREFIX + user_id
                 pipe.zadd(
@@ -110,15 +112,11 @@ class RedisClaims:
                     nx=True,
                 )
                 pipe.zremrangebyscore(index, 0, now)  # expired claims
-            created = pipe.execute()[: len(names)]
-            taken = [name for name, ok in zip(names, created, strict=True) if not ok]
-            stored = (
-                dict(zip(taken, self._redis.mget(taken), strict=True)) if taken else {}
-            )
+            replies = pipe.execute()
         out = []
-        for name, ok, (_, value, _) in zip(names, created, claims, strict=True):
-            first = stored.get(name)
-            if ok or first is None:  # None: it expired in between, so ours is new
+        for i, (_, value, _) in enumerate(claims):
+            created, first = replies[2 * i], replies[2 * i + 1]
+            if created or first is None:  # None: it expired in between, so ours is new
                 out.append((value, True))
             else:
                 out.append((_text(first), False))
@@ -233,26 +231,25 @@ def claim(
     :raises QueueError: Redis failed (nothing is known then).
     """
     catalog = state.catalog
-    results: list[Claimed | None] = []
+    out: list[Claimed] = []
+    asked: list[int] = []  # where in ``out`` each claim's answer goes
     claims: list[Claim] = []
     for item in found:
         asset = fresh(state, item, user_id)
         identity = item.identity(user_id, route_id)
-        if identity is None:
-            results.append(Claimed(asset, True))
-            continue
-        days = catalog.classes[item.rule.asset_class].retention_days
-        ttl = (days + 1) * 86400 if days is not None else None
-        claims.append((identity, claim_value(asset), ttl))
-        results.append(None)
-    claimed = iter(state.claims.claim(claims, user_id) if claims else [])
-    names = iter(CLAIM_PREFIX + identity for identity, _, _ in claims)
-    out = []
-    for result in results:
-        if result is None:
-            value, new = next(claimed)
+        if identity is not None:
+            days = catalog.classes[item.rule.asset_class].retention_days
+            ttl = (days + 1) * 86400 if days is not None else None
+            claims.append((identity, claim_value(asset), ttl))
+            asked.append(len(out))
+        out.append(Claimed(asset, True))
+    answers = state.claims.claim(claims, user_id) if claims else []
+    for i, (identity, _, _), (value, new) in zip(asked, claims, answers, strict=True):
+        name = CLAIM_PREFIX + identity
+        if new:  # the key fixed here stands
+            out[i] = Claimed(out[i].asset, True, name)
+        else:
             location, mirrored = _split(value)
             backend, _, key = location.partition("|")
-            result = Claimed(catalog.from_key(backend, key), new, next(names), mirrored)
-        out.append(result)
+            out[i] = Claimed(catalog.from_key(backend, key), False, name, mirrored)
     return out

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..assets import (
-    ASSET_SCHEMA,
     LINKED,
     MIRRORED,
     SCHEDULED,
     UNMIRRORED,
     Asset,
+    dump_asset,
 )
 from ..exceptions import QueueError, StorageError
 from ..signals import asset_detected
@@ -167,7 +167,7 @@ def _fields(
     resemble_url = None if item.inline else item.value
     if asset is None:
         # Never claimed: no id, since no object will ever be under its key.
-        unclaimed: dict[str, Any] = ASSET_SCHEMA.dump(
+        return dump_asset(
             {
                 "asset_class": item.rule.asset_class,
                 "audio_url": None,
@@ -175,7 +175,6 @@ def _fields(
                 "mirror_status": status,
             }
         )
-        return unclaimed
     fields = state.catalog.describe(
         asset, resemble_url=resemble_url, mirror_status=status
     )
