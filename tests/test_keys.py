@@ -174,6 +174,25 @@ def test_naive_time_is_refused() -> None:
         build_key(TABLE["tts"], "u", "wav", now=datetime(2026, 1, 1))
 
 
+@given(st.from_regex(r"\d{14}", fullmatch=True))
+def test_a_keys_time_reads_as_strptime_reads_it(digits: str) -> None:
+    """Any 14 digits (invalid dates too) in a key's time; digits of other
+    scripts than ASCII are refused (keys are built with ASCII ones)."""
+    y, m, d, t = digits[:4], digits[4:6], digits[6:8], digits[8:]
+    key = f"tts/u/{y}/{m}/{d}/{t}-r.wav"
+    if not digits.isascii():
+        with pytest.raises(InvalidKeyPartError):
+            TABLE.parse(key)
+        return
+    try:
+        expected = datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        with pytest.raises(InvalidKeyPartError):
+            TABLE.parse(key)
+    else:
+        assert TABLE.parse(key).created_at == expected
+
+
 @pytest.mark.parametrize(
     "key",
     [
