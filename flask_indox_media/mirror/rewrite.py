@@ -27,7 +27,7 @@ from ..exceptions import QueueError, StorageError
 from ..signals import asset_detected
 from . import heal
 from .claims import Claimed, claim, fresh
-from .detect import Found, extract
+from .detect import Found, extract, may_carry_audio
 from .download import Mirror, schedule, store_inline, store_later
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def rewrite(
     them when the storage fails). Redis or storage failures never fail the
     answer: they show in each asset's ``mirror_status``.
     """
+    if not may_carry_audio(body, kind):
+        return None  # the common no-audio answer: never parsed
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
