@@ -10,7 +10,7 @@ import hmac
 import io
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +22,8 @@ from itsdangerous import Signer
 
 from flask_indox_media.assets import Asset, AssetIds
 from flask_indox_media.exceptions import InvalidTokenError
-from flask_indox_media.keys import AssetClassTable
+from flask_indox_media.keys import AssetClassTable, new_key
+from flask_indox_media.playback import PlaybackLinks
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.tokens import ASSET_ID, TokenSigner
 
@@ -174,3 +175,29 @@ def test_media_routes_answer_404_to_garbled_ids(gateway: Flask) -> None:
     for garbage in ("ast_ü", "ast_1.ü.ü", "ast_1..", "ast_", "zzz", "ast_1.e30.sig"):
         response = client.get(f"{P}/media/{quote(garbage)}", headers=ALICE)
         assert response.status_code == 404 and response.is_json
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}", fullmatch=True).filter(
+        lambda s: ".." not in s
+    ),
+    st.sampled_from(sorted(CLASSES)),
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1)),
+)
+def test_playback_tokens_hold_the_json_they_always_held(
+    user: str, class_name: str, now: datetime
+) -> None:
+    ids = AssetIds([OLD], CLASSES)
+    links = PlaybackLinks([OLD], ids, ttl=3600)
+    now = now.replace(tzinfo=UTC)
+    asset = Asset(new_key(CLASSES[class_name], user, "wav", now=now), "r2")
+    token = links.token(asset, now)
+    body, _, signature = token.removeprefix("1.").partition(".")
+    until = asset.expires_at or now + timedelta(seconds=3600)
+    message = json.dumps(
+        [user, ids.encode(asset), int(until.timestamp())], separators=(",", ":")
+    )
+    assert base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode() == message
+    assert TokenSigner([OLD], "playback").verify(message, signature)
+    assert links.read(token, now) == asset
