@@ -4,6 +4,7 @@ one description of an asset, one key per upstream asset."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,4 +175,22 @@ def test_redis_claims_answer_new_and_seen_in_one_round_trip(redis_db: str) -> No
     with redis_round_trips() as trips:
         got = claims.claim([("a", "three", 60), ("c", "four", 60)], "alice")
     assert got == [("one", False), ("four", True)] and trips[0] == 1
+    redis.close()
+
+
+def test_redis_claims_list_each_claim_under_its_user_until_it_expires(
+    redis_db: str,
+) -> None:
+    redis = Redis.from_url(redis_db)
+    claims = RedisClaims(redis)
+    index = "indox-media:user-claims:alice"
+    redis.zadd(index, {"indox-media:asset:gone": 1.0})  # expired long ago
+    claims.claim([("a", "one", 60), ("p", "two", None)], "alice")
+    claims.claim([("a", "three", 60)], "alice")  # taken: listed once
+    listed = dict(redis.zrange(index, 0, -1, withscores=True))
+    assert set(listed) == {b"indox-media:asset:a", b"indox-media:asset:p"}
+    assert listed[b"indox-media:asset:p"] == float("inf")
+    assert 0 < listed[b"indox-media:asset:a"] - time.time() <= 60
+    assert redis.ttl("indox-media:asset:p") == -1
+    assert claims.forget("alice") == 2 and not redis.exists(index)
     redis.close()

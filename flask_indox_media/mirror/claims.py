@@ -10,7 +10,6 @@ expires), so erasing a user or deleting one asset forgets them too.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -41,6 +40,31 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 end
 return false
+"""
+
+# Every claim of an answer in one command: SET NX each (with its expiry),
+# read back what won when it was taken, list it under the user. KEYS: the
+# claims' names, then the user's index if ARGV[1] is "1"; ARGV[2]: now (what
+# expired leaves the index); then per claim its value, its ttl ("" for none)
+# and its index score. Returns per claim "" when set, else the value it has.
+_CLAIM = """
+local indexed = ARGV[1] == '1'
+local n = #KEYS
+if indexed then n = n - 1 end
+local out = {}
+for i = 1, n do
+  local value, ttl, score = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local set
+  if ttl == '' then
+    set = redis.call('SET', KEYS[i], value, 'NX')
+  else
+    set = redis.call('SET', KEYS[i], value, 'NX', 'EX', ttl)
+  end
+  if set then out[i] = '' else out[i] = redis.call('GET', KEYS[i]) end
+  if indexed then redis.call('ZADD', KEYS[n + 1], 'NX', score, KEYS[i]) end
+end
+if indexed then redis.call('ZREMRANGEBYSCORE', KEYS[n + 1], 0, ARGV[2]) end
+return out
 """
 
 #: ``(identity, value, ttl in seconds or None)``.
@@ -82,45 +106,36 @@ class RedisClaims:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._mark = redis.register_script(_MARK)
+        self._claim = redis.register_script(_CLAIM)
 
     def claim(
         self, claims: Sequence[Claim], user_id: str | None = None
     ) -> list[tuple[str, bool]]:
         """For each claim: ``(value, True)`` if the identity is new, else
         ``(the value it got first, False)``. One round trip, whatever the
-        number of claims: each ``SET NX`` is followed by a ``GET`` in the same
-        pipeline, which reads the value that won; with ``user_id`` each claim
-        is also listed under the user (in the same round trip).
+        number of claims: one script runs each ``SET NX`` and, where the
+        identity was taken, reads the value that won; with ``user_id`` each
+        claim is also listed under the user.
 
         :raises QueueError: Redis failed.
         """
-        names = [CLAIM_PREFIX + identity for identity, _, _ in claims]
         now = time.time()
+        keys = [CLAIM_PREFIX + identity for identity, _, _ in claims]
+        args: list[Any] = ["1" if user_id is not None else "0", now]
+        for _, value, ttl in claims:
+            args += [
+                value,
+                "" if ttl is None else ttl,
+                "inf" if ttl is None else now + ttl,
+            ]
+        if user_id is not None:
+            keys.append(USER_CLAIMS_PREFIX + user_id)
         with redis_errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for name, (_, value, ttl) in zip(names, claims, strict=True):
-                pipe.set(name, value, nx=True, ex=ttl)
-                pipe.get(name)
-            if user_id is not None:
-                index = USER_CLAIMS_PREFIX + user_id
-                pipe.zadd(
-                    index,
-                    {
-                        n: math.inf if ttl is None else now + ttl
-                        for n, (_, _, ttl) in zip(names, claims, strict=True)
-                    },
-                    nx=True,
-                )
-                pipe.zremrangebyscore(index, 0, now)  # expired claims
-            replies = pipe.execute()
-        out = []
-        for i, (_, value, _) in enumerate(claims):
-            created, first = replies[2 * i], replies[2 * i + 1]
-            if created or first is None:  # None: it expired in between, so ours is new
-                out.append((value, True))
-            else:
-                out.append((_text(first), False))
-        return out
+            replies = self._claim(keys=keys, args=args)
+        return [
+            (value, True) if not first else (_text(first), False)
+            for (_, value, _), first in zip(claims, replies, strict=True)
+        ]
 
     def mark_mirrored(self, name: str, asset: Asset) -> None:
         """Record that ``asset``'s object is stored, if the claim still names
