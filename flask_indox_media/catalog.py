@@ -238,17 +238,19 @@ class AssetCatalog:
         backend: StorageBackend | None = None,
         *,
         disposition: str | None = None,
+        now: datetime | None = None,
     ) -> str:
         """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``.
 
         :param disposition: the ``Content-Disposition`` the URL answers with.
+        :param now: the current time, if the caller has it already.
         """
         backend = backend or self.backends[asset.backend]
         return backend.presigned_url(
             asset.key,
             expires_in=self.presign_ttl,
             response_content_disposition=disposition,
-            now=self.clock(),
+            now=now or self.clock(),
         )
 
     def playback_url(
@@ -258,6 +260,7 @@ class AssetCatalog:
         is known here.
 
         :param asset_id: ``asset``'s id, if the caller has it already.
+        :param now: the current time, likewise.
         """
         base = self.link_base()
         if base is None or self.playback is None:
@@ -289,14 +292,15 @@ class AssetCatalog:
         :param presign_from: the backend to presign from (default: the asset's).
         """
         asset_id = self.asset_id(asset)
+        now = self.clock()
         return dump_asset(
             {
                 "asset_id": asset_id,
                 "asset_class": asset.asset_class,
-                "audio_url": self.presign(asset, presign_from),
+                "audio_url": self.presign(asset, presign_from, now=now),
                 "expires_at": asset.expires_at,
                 "resemble_url": resemble_url,
-                "playback_url": self.playback_url(asset, asset_id),
+                "playback_url": self.playback_url(asset, asset_id, now),
                 **details,
             }
         )
