@@ -105,7 +105,7 @@ def test_memory_claims_first_value_wins() -> None:
     assert claims.claim([("a", "three", None)]) == [("one", False)]
 
 
-def test_redis_claims_first_value_wins_in_one_pipeline(redis_db: str) -> None:
+def test_redis_claims_first_value_wins(redis_db: str) -> None:
     redis = Redis.from_url(redis_db)
     claims = RedisClaims(redis)
     assert claims.claim([("a", "one", 60), ("b", "two", None)]) == [

@@ -393,7 +393,7 @@ def _clip_list(prefix: str, n: int) -> bytes:
 def test_a_response_costs_the_same_redis_round_trips_whatever_its_assets(
     queued: Flask,
 ) -> None:
-    """Claims in one pipeline (each with the key it got), new jobs in one
+    """Claims in one script call (each with the key it got), new jobs in one
     more: 2 round trips for a first view of 1, 10 or 100 assets; 2 when all
     were seen and are still pending (claims, their jobs' states); 1 once
     mirrored (the claims say so); 3 when some were seen and some new."""
