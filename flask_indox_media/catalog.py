@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from .assets import ASSET_SCHEMA, Asset, AssetIds
+from .assets import Asset, AssetIds, dump_asset
 from .exceptions import InvalidKeyPartError, InvalidTokenError, ObjectNotFoundError
-from .keys import AssetClass, AssetClassTable, build_key, user_prefix
+from .keys import AssetClass, AssetClassTable, new_key, user_prefix
 from .media_types import from_extension
 from .playback import PlaybackLinks
 from .storage.base import ObjectInfo, StorageBackend
@@ -116,14 +116,14 @@ class AssetCatalog:
         :param request_id: the key's request id; default: :attr:`request_ids`'s.
         :raises InvalidKeyPartError: a part is unsafe.
         """
-        key = build_key(
+        parsed = new_key(
             self.classes[asset_class],
             user_id,
             extension,
             now=now or self.clock(),
             request_id=request_id if request_id is not None else self.request_ids(),
         )
-        return Asset(self.classes.parse(key), self.primary_name)
+        return Asset(parsed, self.primary_name)
 
     def write(
         self,
@@ -238,26 +238,35 @@ class AssetCatalog:
         backend: StorageBackend | None = None,
         *,
         disposition: str | None = None,
+        now: datetime | None = None,
     ) -> str:
         """A fresh presigned URL of ``asset``, valid ``INDOX_MEDIA_PRESIGN_TTL``.
 
         :param disposition: the ``Content-Disposition`` the URL answers with.
+        :param now: the current time, if the caller has it already.
         """
         backend = backend or self.backends[asset.backend]
         return backend.presigned_url(
             asset.key,
             expires_in=self.presign_ttl,
             response_content_disposition=disposition,
-            now=self.clock(),
+            now=now or self.clock(),
         )
 
-    def playback_url(self, asset: Asset) -> str | None:
+    def playback_url(
+        self, asset: Asset, asset_id: str | None = None, now: datetime | None = None
+    ) -> str | None:
         """``asset``'s stable, header-free link, or ``None`` when no base URL
-        is known here."""
+        is known here.
+
+        :param asset_id: ``asset``'s id, if the caller has it already.
+        :param now: the current time, likewise.
+        """
         base = self.link_base()
         if base is None or self.playback is None:
             return None
-        return f"{base}/play/{self.playback.token(asset, self.clock())}"
+        token = self.playback.token(asset, now or self.clock(), asset_id)
+        return f"{base}/play/{token}"
 
     def open(self, asset: Asset) -> BinaryIO:
         """The asset's bytes from whichever backend holds them.
@@ -282,18 +291,19 @@ class AssetCatalog:
 
         :param presign_from: the backend to presign from (default: the asset's).
         """
-        fields: dict[str, Any] = ASSET_SCHEMA.dump(
+        asset_id = self.asset_id(asset)
+        now = self.clock()
+        return dump_asset(
             {
-                "asset_id": self.asset_id(asset),
+                "asset_id": asset_id,
                 "asset_class": asset.asset_class,
-                "audio_url": self.presign(asset, presign_from),
+                "audio_url": self.presign(asset, presign_from, now=now),
                 "expires_at": asset.expires_at,
                 "resemble_url": resemble_url,
-                "playback_url": self.playback_url(asset),
+                "playback_url": self.playback_url(asset, asset_id, now),
                 **details,
             }
         )
-        return fields
 
     def describe_stored(
         self, asset: Asset, holder: StorageBackend, info: ObjectInfo, **details: Any

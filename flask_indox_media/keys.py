@@ -27,8 +27,8 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _EXT_RE = re.compile(r"[a-z0-9]{1,8}")
 _PREFIX_RE = re.compile(r"[a-z0-9][a-z0-9._-]*/")
 _KEY_TAIL_RE = re.compile(
-    r"(?P<user>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
-    r"(?P<t>\d{6})-(?P<rid>[^/.]+)\.(?P<ext>[^/.]+)"
+    r"(?P<user>[^/]+)/(?P<y>[0-9]{4})/(?P<m>[0-9]{2})/(?P<d>[0-9]{2})/"
+    r"(?P<t>[0-9]{6})-(?P<rid>[^/.]+)\.(?P<ext>[^/.]+)"
 )
 
 
@@ -151,10 +151,19 @@ class AssetClassTable(Mapping[str, AssetClass]):
             raise InvalidKeyPartError(f"key {key!r} is not of the contract's shape")
         validate_user_id(match["user"])
         validate_request_id(match["rid"])
+        t = match["t"]
         try:
-            created_at = datetime.strptime(
-                match["y"] + match["m"] + match["d"] + match["t"], "%Y%m%d%H%M%S"
-            ).replace(tzinfo=UTC)
+            # What strptime("%Y%m%d%H%M%S") gives for these digits, at a tenth
+            # of its cost (a poll parses the key of every asset seen before).
+            created_at = datetime(
+                int(match["y"]),
+                int(match["m"]),
+                int(match["d"]),
+                int(t[:2]),
+                int(t[2:4]),
+                int(t[4:]),
+                tzinfo=UTC,
+            )
         except ValueError as exc:
             raise InvalidKeyPartError(f"key {key!r} has an invalid date") from exc
         return ParsedKey(
@@ -255,14 +264,38 @@ def build_key(
     :param request_id: generated when ``None``.
     :raises InvalidKeyPartError: a part is unsafe.
     """
+    return new_key(asset_class, user_id, extension, now=now, request_id=request_id).key
+
+
+def new_key(
+    asset_class: AssetClass,
+    user_id: str,
+    extension: str,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+) -> ParsedKey:
+    """:func:`build_key`'s key with its parts, as :meth:`AssetClassTable.parse`
+    would split it (without parsing it back).
+
+    :raises InvalidKeyPartError: a part is unsafe.
+    """
     validate_user_id(user_id)
     validate_extension(extension)
     request_id = new_request_id() if request_id is None else request_id
     validate_request_id(request_id)
     if now.tzinfo is None:
         raise InvalidKeyPartError("now must be timezone-aware")
-    stamp = now.astimezone(UTC).strftime("%Y/%m/%d/%H%M%S")
-    return f"{asset_class.prefix}{user_id}/{stamp}-{request_id}.{extension}"
+    created_at = now.astimezone(UTC).replace(microsecond=0)
+    stamp = created_at.strftime("%Y/%m/%d/%H%M%S")
+    return ParsedKey(
+        key=f"{asset_class.prefix}{user_id}/{stamp}-{request_id}.{extension}",
+        asset_class=asset_class,
+        user_id=user_id,
+        created_at=created_at,
+        request_id=request_id,
+        extension=extension,
+    )
 
 
 def user_prefix(asset_class: AssetClass, user_id: str) -> str:

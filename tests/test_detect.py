@@ -6,14 +6,19 @@ import base64
 import json
 
 import pytest
+from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 
-from flask_indox_media.mirror.detect import decode_inline, extract
+from flask_indox_media.endpoints import ENDPOINTS
+from flask_indox_media.mirror import rewrite as rewrite_module
+from flask_indox_media.mirror.detect import decode_inline, extract, may_carry_audio
 from flask_indox_media.testing import mp3_bytes, wav_bytes
 
 WAV64 = base64.b64encode(wav_bytes(0.1)).decode()
 
 
-@pytest.mark.parametrize(
+_CASES = pytest.mark.parametrize(
     ("kind", "payload", "paths", "asset_class"),
     [
         ("tts", {"audio_content": WAV64, "duration": 1}, ["audio_content"], "tts"),
@@ -106,12 +111,77 @@ WAV64 = base64.b64encode(wav_bytes(0.1)).decode()
         ),
     ],
 )
+
+
+@_CASES
 def test_extract(
     kind: str, payload: object, paths: list[str], asset_class: str
 ) -> None:
     found = extract(payload, kind)
     assert [f.path for f in found] == paths
     assert {f.rule.asset_class for f in found} == {asset_class}
+
+
+@_CASES
+def test_the_cheap_scan_lets_every_audio_through(
+    kind: str, payload: object, paths: list[str], asset_class: str
+) -> None:
+    for body in (
+        json.dumps(payload).encode(),
+        json.dumps(payload, ensure_ascii=False, indent=2).encode(),
+        json.dumps(payload).encode("utf-16"),
+    ):
+        assert may_carry_audio(body, kind)
+
+
+_FIELD_NAMES = sorted(
+    {rule.path[-1] for e in ENDPOINTS.values() for rule in e.rules} | {"name", "é"}
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(_FIELD_NAMES + ["item", "items"]), inner)
+    ),
+    max_leaves=12,
+)
+_URLS = st.sampled_from(["https://a/x.wav", WAV64, "ü"])
+
+
+@given(
+    st.sampled_from(sorted(ENDPOINTS)),
+    st.dictionaries(st.sampled_from(_FIELD_NAMES + ["item", "items"]), _JSON | _URLS),
+    st.booleans(),
+)
+def test_whatever_the_scan_skips_holds_no_audio(
+    kind: str, payload: dict[str, object], ascii_only: bool
+) -> None:
+    body = json.dumps(payload, ensure_ascii=ascii_only).encode()
+    if not may_carry_audio(body, kind):
+        assert extract(json.loads(body), kind) == []
+
+
+def test_an_escaped_field_name_is_still_found() -> None:
+    body = b'{"item": {"audio\\u005fsrc": "https://a/x.wav"}}'
+    assert may_carry_audio(body, "clip")
+    assert [f.path for f in extract(json.loads(body), "clip")] == ["item.audio_src"]
+
+
+def test_an_answer_without_audio_is_never_parsed(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parse(_: object) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(rewrite_module.json, "loads", parse)
+    body = json.dumps({"items": [{"uuid": "v", "name": "x"}] * 20}).encode()
+    state = app.extensions["indox_media"]
+    assert rewrite_module.rewrite(state, body, "voice", "alice") is None
+    assert not may_carry_audio(body, "voice")
+    with pytest.raises(AssertionError, match="parsed"):
+        rewrite_module.rewrite(
+            state, body.replace(b"name", b"audio_src"), "voice", "alice"
+        )
 
 
 @pytest.mark.parametrize(

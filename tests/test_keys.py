@@ -13,6 +13,7 @@ from flask_indox_media.keys import (
     AssetClassTable,
     build_key,
     isoformat_z,
+    new_key,
     validate_user_id,
 )
 
@@ -55,6 +56,26 @@ def test_key_is_in_utc() -> None:
     other_zone = NOW.astimezone(__import__("datetime").timezone(timedelta(hours=-7)))
     key = build_key(TABLE["tts"], "u", "wav", now=other_zone, request_id="r")
     assert key == "tts/u/2026/05/01/101500-r.wav"
+
+
+@given(
+    name=st.sampled_from(sorted(DEFAULT_CLASSES)),
+    user=user_ids,
+    rid=st.none() | request_ids,
+    ext=st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True),
+    now=st.datetimes(
+        min_value=datetime(2000, 1, 2),
+        max_value=datetime(2099, 12, 30),
+        timezones=st.timezones(),
+    ),
+)
+def test_a_new_key_holds_what_parsing_it_gives(
+    name: str, user: str, rid: str | None, ext: str, now: datetime
+) -> None:
+    # The catalog takes a new key's parts as built, never parsing them back.
+    made = new_key(TABLE[name], user, ext, now=now, request_id=rid)
+    assert made == TABLE.parse(made.key)
+    assert made.created_at.utcoffset() == timedelta(0)
 
 
 def test_request_id_is_generated() -> None:
@@ -151,6 +172,25 @@ def test_any_text_is_either_refused_or_safe(text: str) -> None:
 def test_naive_time_is_refused() -> None:
     with pytest.raises(InvalidKeyPartError):
         build_key(TABLE["tts"], "u", "wav", now=datetime(2026, 1, 1))
+
+
+@given(st.from_regex(r"\d{14}", fullmatch=True))
+def test_a_keys_time_reads_as_strptime_reads_it(digits: str) -> None:
+    """Any 14 digits (invalid dates too) in a key's time; digits of other
+    scripts than ASCII are refused (keys are built with ASCII ones)."""
+    y, m, d, t = digits[:4], digits[4:6], digits[6:8], digits[8:]
+    key = f"tts/u/{y}/{m}/{d}/{t}-r.wav"
+    if not digits.isascii():
+        with pytest.raises(InvalidKeyPartError):
+            TABLE.parse(key)
+        return
+    try:
+        expected = datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        with pytest.raises(InvalidKeyPartError):
+            TABLE.parse(key)
+    else:
+        assert TABLE.parse(key).created_at == expected
 
 
 @pytest.mark.parametrize(

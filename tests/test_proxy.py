@@ -649,3 +649,30 @@ def test_compressed_upstream_answers_are_relayed_decoded(
     assert response.status_code == 200
     assert response.data == body
     assert response.headers.get("Content-Length") in (None, str(len(body)))
+
+
+def test_the_upstream_goes_through_the_environments_proxy(
+    make_gateway: Callable[..., Flask], upstream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read once per upstream origin and process, the environment's proxy
+    settings still apply, ``NO_PROXY`` included."""
+    via: list[str] = []
+
+    def proxy(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        via.append(environ["HTTP_HOST"] + environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"items": [], "via": "proxy"}']
+
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with serve_wsgi(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        client = make_gateway().test_client()
+        for _ in range(2):
+            answer = client.get(f"{P}/tts/voices", headers=ALICE)
+            assert answer.get_json() == {"items": [], "via": "proxy"}
+        assert via == [upstream.removeprefix("http://") + "/api/v2/voices"] * 2
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        answer = make_gateway().test_client().get(f"{P}/tts/voices", headers=ALICE)
+        assert answer.status_code == 200 and "via" not in answer.get_json()
+        assert len(via) == 2

@@ -10,7 +10,7 @@ import hmac
 import io
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -18,10 +18,12 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import Signer
 
 from flask_indox_media.assets import Asset, AssetIds
 from flask_indox_media.exceptions import InvalidTokenError
-from flask_indox_media.keys import AssetClassTable
+from flask_indox_media.keys import AssetClassTable, new_key
+from flask_indox_media.playback import PlaybackLinks
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.tokens import ASSET_ID, TokenSigner
 
@@ -72,6 +74,29 @@ def test_an_asset_id_from_before_0_2_still_resolves() -> None:
         AssetIds([b"new"], CLASSES).decode(legacy, "alice")
     with pytest.raises(InvalidTokenError):
         AssetIds([OLD], CLASSES).decode(legacy, "bob")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=3),
+    st.sampled_from(["asset-id", "local-url", "callback", "playback"]),
+    st.text(),
+)
+def test_signatures_are_itsdangerous_byte_for_byte(
+    keys: list[bytes], purpose: str, message: str
+) -> None:
+    # The signer derives its key once; what it makes must stay what
+    # itsdangerous makes, so every token issued since 0.2 keeps verifying.
+    reference = Signer(
+        keys,
+        salt=f"flask-indox-media.{purpose}",
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    signer = TokenSigner(keys, purpose)
+    signature = signer.sign(message)
+    assert signature == reference.get_signature(message.encode()).decode()
+    assert signer.verify(message, signature)
 
 
 def test_new_asset_ids_are_versioned_and_survive_rotation() -> None:
@@ -150,3 +175,29 @@ def test_media_routes_answer_404_to_garbled_ids(gateway: Flask) -> None:
     for garbage in ("ast_ü", "ast_1.ü.ü", "ast_1..", "ast_", "zzz", "ast_1.e30.sig"):
         response = client.get(f"{P}/media/{quote(garbage)}", headers=ALICE)
         assert response.status_code == 404 and response.is_json
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}", fullmatch=True).filter(
+        lambda s: ".." not in s
+    ),
+    st.sampled_from(sorted(CLASSES)),
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1)),
+)
+def test_playback_tokens_hold_the_json_they_always_held(
+    user: str, class_name: str, now: datetime
+) -> None:
+    ids = AssetIds([OLD], CLASSES)
+    links = PlaybackLinks([OLD], ids, ttl=3600)
+    now = now.replace(tzinfo=UTC)
+    asset = Asset(new_key(CLASSES[class_name], user, "wav", now=now), "r2")
+    token = links.token(asset, now)
+    body, _, signature = token.removeprefix("1.").partition(".")
+    until = asset.expires_at or now + timedelta(seconds=3600)
+    message = json.dumps(
+        [user, ids.encode(asset), int(until.timestamp())], separators=(",", ":")
+    )
+    assert base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode() == message
+    assert TokenSigner([OLD], "playback").verify(message, signature)
+    assert links.read(token, now) == asset

@@ -10,7 +10,6 @@ expires), so erasing a user or deleting one asset forgets them too.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -41,6 +40,31 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 end
 return false
+"""
+
+# Every claim of an answer in one command: SET NX each (with its expiry),
+# read back what won when it was taken, list it under the user. KEYS: the
+# claims' names, then the user's index if ARGV[1] is "1"; ARGV[2]: now (what
+# expired leaves the index); then per claim its value, its ttl ("" for none)
+# and its index score. Returns per claim "" when set, else the value it has.
+_CLAIM = """
+local indexed = ARGV[1] == '1'
+local n = #KEYS
+if indexed then n = n - 1 end
+local out = {}
+for i = 1, n do
+  local value, ttl, score = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local set
+  if ttl == '' then
+    set = redis.call('SET', KEYS[i], value, 'NX')
+  else
+    set = redis.call('SET', KEYS[i], value, 'NX', 'EX', ttl)
+  end
+  if set then out[i] = '' else out[i] = redis.call('GET', KEYS[i]) end
+  if indexed then redis.call('ZADD', KEYS[n + 1], 'NX', score, KEYS[i]) end
+end
+if indexed then redis.call('ZREMRANGEBYSCORE', KEYS[n + 1], 0, ARGV[2]) end
+return out
 """
 
 #: ``(identity, value, ttl in seconds or None)``.
@@ -82,47 +106,36 @@ class RedisClaims:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._mark = redis.register_script(_MARK)
+        self._claim = redis.register_script(_CLAIM)
 
     def claim(
         self, claims: Sequence[Claim], user_id: str | None = None
     ) -> list[tuple[str, bool]]:
         """For each claim: ``(value, True)`` if the identity is new, else
-        ``(the value it got first, False)``. Two round trips at most, whatever
-        the number of claims; with ``user_id`` each claim is also listed
-        under the user (in the same round trip).
+        ``(the value it got first, False)``. One round trip, whatever the
+        number of claims: one script runs each ``SET NX`` and, where the
+        identity was taken, reads the value that won; with ``user_id`` each
+        claim is also listed under the user.
 
         :raises QueueError: Redis failed.
         """
-        names = [CLAIM_PREFIX + identity for identity, _, _ in claims]
         now = time.time()
+        keys = [CLAIM_PREFIX + identity for identity, _, _ in claims]
+        args: list[Any] = ["1" if user_id is not None else "0", now]
+        for _, value, ttl in claims:
+            args += [
+                value,
+                "" if ttl is None else ttl,
+                "inf" if ttl is None else now + ttl,
+            ]
+        if user_id is not None:
+            keys.append(USER_CLAIMS_PREFIX + user_id)
         with redis_errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for name, (_, value, ttl) in zip(names, claims, strict=True):
-                pipe.set(name, value, nx=True, ex=ttl)
-            if user_id is not None:
-                index = USER_CLAIMS_PREFIX + user_id
-                pipe.zadd(
-                    index,
-                    {
-                        n: math.inf if ttl is None else now + ttl
-                        for n, (_, _, ttl) in zip(names, claims, strict=True)
-                    },
-                    nx=True,
-                )
-                pipe.zremrangebyscore(index, 0, now)  # expired claims
-            created = pipe.execute()[: len(names)]
-            taken = [name for name, ok in zip(names, created, strict=True) if not ok]
-            stored = (
-                dict(zip(taken, self._redis.mget(taken), strict=True)) if taken else {}
-            )
-        out = []
-        for name, ok, (_, value, _) in zip(names, created, claims, strict=True):
-            first = stored.get(name)
-            if ok or first is None:  # None: it expired in between, so ours is new
-                out.append((value, True))
-            else:
-                out.append((_text(first), False))
-        return out
+            replies = self._claim(keys=keys, args=args)
+        return [
+            (value, True) if not first else (_text(first), False)
+            for (_, value, _), first in zip(claims, replies, strict=True)
+        ]
 
     def mark_mirrored(self, name: str, asset: Asset) -> None:
         """Record that ``asset``'s object is stored, if the claim still names
@@ -233,26 +246,25 @@ def claim(
     :raises QueueError: Redis failed (nothing is known then).
     """
     catalog = state.catalog
-    results: list[Claimed | None] = []
+    out: list[Claimed] = []
+    asked: list[int] = []  # where in ``out`` each claim's answer goes
     claims: list[Claim] = []
     for item in found:
         asset = fresh(state, item, user_id)
         identity = item.identity(user_id, route_id)
-        if identity is None:
-            results.append(Claimed(asset, True))
-            continue
-        days = catalog.classes[item.rule.asset_class].retention_days
-        ttl = (days + 1) * 86400 if days is not None else None
-        claims.append((identity, claim_value(asset), ttl))
-        results.append(None)
-    claimed = iter(state.claims.claim(claims, user_id) if claims else [])
-    names = iter(CLAIM_PREFIX + identity for identity, _, _ in claims)
-    out = []
-    for result in results:
-        if result is None:
-            value, new = next(claimed)
+        if identity is not None:
+            days = catalog.classes[item.rule.asset_class].retention_days
+            ttl = (days + 1) * 86400 if days is not None else None
+            claims.append((identity, claim_value(asset), ttl))
+            asked.append(len(out))
+        out.append(Claimed(asset, True))
+    answers = state.claims.claim(claims, user_id) if claims else []
+    for i, (identity, _, _), (value, new) in zip(asked, claims, answers, strict=True):
+        name = CLAIM_PREFIX + identity
+        if new:  # the key fixed here stands
+            out[i] = Claimed(out[i].asset, True, name)
+        else:
             location, mirrored = _split(value)
             backend, _, key = location.partition("|")
-            result = Claimed(catalog.from_key(backend, key), new, next(names), mirrored)
-        out.append(result)
+            out[i] = Claimed(catalog.from_key(backend, key), False, name, mirrored)
     return out

@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..endpoints import Rule, rules
+from ..endpoints import ENDPOINTS, Rule, rules
 from ..media_types import SNIFF_BYTES, MediaType, sniff
 
 _ID_FIELDS = ("uuid", "id")
@@ -96,6 +97,27 @@ def decode_inline(value: str) -> tuple[bytes, MediaType] | None:
     if media_type is None or media_type.kind != "audio":
         return None
     return data, media_type
+
+
+#: Each kind's field names as JSON writes them (``b'"audio_src"'``).
+_NEEDLES: dict[str, tuple[bytes, ...]] = {
+    kind: tuple({f'"{rule.path[-1]}"'.encode() for rule in endpoint.rules})
+    for kind, endpoint in ENDPOINTS.items()
+}
+
+
+def may_carry_audio(body: bytes, kind: str | None) -> bool:
+    """Whether ``body`` (JSON) can hold audio of ``kind``: one of its rules'
+    field names appears in it, or a ``\\u`` escape, which could spell one,
+    or it is not UTF-8 (JSON may be UTF-16 or 32). ``False`` means
+    :func:`extract` finds nothing, so it need not be parsed. A scan at
+    memory speed, no parsing."""
+    needles = _NEEDLES.get(kind or "", ())
+    if not needles:
+        return False
+    if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+        return True
+    return b"\\u" in body or any(n in body for n in needles)
 
 
 def extract(payload: Any, kind: str | None) -> list[Found]:

@@ -16,18 +16,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..assets import (
-    ASSET_SCHEMA,
     LINKED,
     MIRRORED,
     SCHEDULED,
     UNMIRRORED,
     Asset,
+    dump_asset,
 )
 from ..exceptions import QueueError, StorageError
 from ..signals import asset_detected
 from . import heal
 from .claims import Claimed, claim, fresh
-from .detect import Found, extract
+from .detect import Found, extract, may_carry_audio
 from .download import Mirror, schedule, store_inline, store_later
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def rewrite(
     them when the storage fails). Redis or storage failures never fail the
     answer: they show in each asset's ``mirror_status``.
     """
+    if not may_carry_audio(body, kind):
+        return None  # the common no-audio answer: never parsed
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
@@ -167,7 +169,7 @@ def _fields(
     resemble_url = None if item.inline else item.value
     if asset is None:
         # Never claimed: no id, since no object will ever be under its key.
-        unclaimed: dict[str, Any] = ASSET_SCHEMA.dump(
+        return dump_asset(
             {
                 "asset_class": item.rule.asset_class,
                 "audio_url": None,
@@ -175,7 +177,6 @@ def _fields(
                 "mirror_status": status,
             }
         )
-        return unclaimed
     fields = state.catalog.describe(
         asset, resemble_url=resemble_url, mirror_status=status
     )

@@ -12,6 +12,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 _PROBE_KEY = "indox-media-probe"
 
 
+#: What a presigned URL's query depends on besides the key: access key,
+#: session token, time stamp, expiry, response content type and disposition.
+_QueryParts = tuple[str, str | None, str, int, str | None, str | None]
+
+
 def _quote(value: str) -> str:
     return quote(value, safe="-_.~")
 
@@ -46,6 +51,7 @@ class FastPresigner:
         self._host = host
         self._credentials = credentials
         self._key_cache: tuple[str, str, bytes] | None = None
+        self._query_cache: tuple[_QueryParts, str, str] | None = None
 
     def key_from_url(self, url: str) -> str | None:
         """The key in ``url`` if it points into this bucket."""
@@ -80,26 +86,16 @@ class FastPresigner:
         stamp = moment.strftime("%Y%m%dT%H%M%SZ")
         day = stamp[:8]
         path = self._path_prefix + quote(key, safe="/~")
-        params: list[tuple[str, str]] = []
-        # The order botocore gives when passed ResponseContentType first.
-        if response_content_type is not None:
-            params.append(("response-content-type", response_content_type))
-        if response_content_disposition is not None:
-            params.append(
-                ("response-content-disposition", response_content_disposition)
+        query, canonical_query = self._query(
+            (
+                creds.access_key,
+                creds.token,
+                stamp,
+                expires_in,
+                response_content_type,
+                response_content_disposition,
             )
-        params += [
-            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"{creds.access_key}/{day}{self._scope_tail}"),
-            ("X-Amz-Date", stamp),
-            ("X-Amz-Expires", str(expires_in)),
-            ("X-Amz-SignedHeaders", "host"),
-        ]
-        if creds.token is not None:
-            params.append(("X-Amz-Security-Token", creds.token))
-        encoded = [(_quote(k), _quote(v)) for k, v in params]
-        query = "&".join(f"{k}={v}" for k, v in encoded)
-        canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded))
+        )
         canonical = f"GET\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = (
             f"AWS4-HMAC-SHA256\n{stamp}\n{day}{self._scope_tail}\n"
@@ -109,3 +105,32 @@ class FastPresigner:
             self._signing_key(creds.secret_key, day), to_sign.encode(), hashlib.sha256
         ).hexdigest()
         return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
+
+    def _query(self, given: _QueryParts) -> tuple[str, str]:
+        """The query string and its canonical (sorted) form, the same for
+        every key presigned within one second: kept for the last ``given``,
+        so a hundred URLs of one answer quote their parameters once."""
+        cached = self._query_cache
+        if cached is not None and cached[0] == given:
+            return cached[1], cached[2]
+        access_key, token, stamp, expires_in, content_type, disposition = given
+        params: list[tuple[str, str]] = []
+        # The order botocore gives when passed ResponseContentType first.
+        if content_type is not None:
+            params.append(("response-content-type", content_type))
+        if disposition is not None:
+            params.append(("response-content-disposition", disposition))
+        params += [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", f"{access_key}/{stamp[:8]}{self._scope_tail}"),
+            ("X-Amz-Date", stamp),
+            ("X-Amz-Expires", str(expires_in)),
+            ("X-Amz-SignedHeaders", "host"),
+        ]
+        if token is not None:
+            params.append(("X-Amz-Security-Token", token))
+        encoded = [(_quote(k), _quote(v)) for k, v in params]
+        query = "&".join(f"{k}={v}" for k, v in encoded)
+        canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded))
+        self._query_cache = (given, query, canonical_query)
+        return query, canonical_query

@@ -57,7 +57,11 @@ def gateway_base() -> str | None:
     settings = current_state().settings
     host = settings.public_url
     if host is None and has_request_context():
-        host = request.host_url.rstrip("/")
+        # Asked once per asset of an answer: the request's is kept on g.
+        base: str | None = g.get("_indox_media_base")
+        if base is None:
+            base = g._indox_media_base = request.host_url.rstrip("/")
+        host = base
     return None if host is None else host + settings.url_prefix
 
 
