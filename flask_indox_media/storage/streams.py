@@ -88,11 +88,10 @@ class BufferReader(io.RawIOBase):
     lets the buffer go, to be refilled.
 
     A sized read returns at most :data:`READ_AT_MOST` bytes, however many are
-    asked:
-    botocore hashes a signed body in 1 MiB reads, and each part in flight
-    would otherwise hold two such copies (the one hashed and the next), whose
-    memory glibc keeps in the sending thread's arena: about 3 MiB of RSS per
-    part on top of its buffer.
+    asked: botocore hashes a signed body in 1 MiB reads, and each part in
+    flight would otherwise hold two such copies (the one hashed and the next),
+    whose memory glibc keeps in the sending thread's arena: about 3 MiB of RSS
+    per part on top of its buffer.
     """
 
     def __init__(self, buffer: bytearray, size: int) -> None:
