@@ -142,7 +142,7 @@ def mirror(lines: list[str]) -> None:
         "## Mirroring an asset (download from a loopback server, upload to S3)",
         "",
         "Ours: `mirror_url` (SSRF-checked download, type sniffed, conditional streamed",
-        "write in 8 MiB parts). Baseline: `requests` streamed into boto3",
+        "write in 8 MiB parts, 3 at a time). Baseline: `requests` streamed into boto3",
         "`upload_fileobj` with its default transfer settings. Every run is a fresh",
         "process (`benchmarks/probe.py`): its RSS once set up (app, client, connection)",
         "is the idle figure, then its peak RSS is reset (`/proc/self/clear_refs`) and",

@@ -1,7 +1,7 @@
 """One measured run in a fresh process, so its memory is its own:
-``python -m benchmarks.probe '<json>'`` prints ``{"seconds", "idle",
-"peak"}`` (bytes: RSS before the work, peak RSS during it, the peak reset
-once the process is set up)."""
+``python -m benchmarks.probe '<json>'`` prints ``{"seconds", "cpu", "idle",
+"peak"}`` (the work's wall and CPU seconds, all threads; bytes: RSS before
+the work, peak RSS during it, the peak reset once the process is set up)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,15 @@ from .common import reset_peak, status
 def _measured(work: Callable[[], object]) -> dict[str, float]:
     idle = status()["VmRSS"]
     reset_peak()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     work()
     took = time.perf_counter() - start
-    return {"seconds": took, "idle": idle, "peak": status()["VmHWM"]}
+    return {
+        "seconds": took,
+        "cpu": time.process_time() - cpu,
+        "idle": idle,
+        "peak": status()["VmHWM"],
+    }
 
 
 def _raw_client(spec: dict[str, Any]) -> Any:

@@ -26,7 +26,8 @@ from flask_indox_media.storage.multipart import upload_multipart
 from flask_indox_media.storage.r2 import R2Backend
 from flask_indox_media.storage.s3 import S3Backend
 from flask_indox_media.storage.s3_config import MiB
-from flask_indox_media.storage.streams import Counted
+from flask_indox_media.storage.s3_objects import read_head
+from flask_indox_media.storage.streams import READ_AT_MOST, BufferReader, Counted
 from flask_indox_media.storage.writers import SpooledWriter
 from flask_indox_media.testing import RGW
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
@@ -446,6 +447,42 @@ def test_parts_filled_with_readinto_hold_the_same_bytes(
     # for an empty stream.
     assert all(len(client.parts[n]) == part for n in numbers[:-1])
     assert len(client.completed) == 1
+
+
+@pytest.mark.parametrize(
+    ("length", "threshold", "most"),
+    [
+        (MiB, 8 * MiB, 2 * MiB),  # one full first read: one doubling, not 8 MiB
+        (3 * MiB, 8 * MiB, 4 * MiB),
+        (8 * MiB, 8 * MiB, 8 * MiB),
+        (9 * MiB, 5 * MiB, 5 * MiB),  # the threshold caps the growth
+        (100, 8 * MiB, MiB),
+    ],
+)
+def test_the_look_ahead_grows_only_as_the_stream_fills_it(
+    length: int, threshold: int, most: int
+) -> None:
+    data = bytes(i % 253 for i in range(length))
+    head, size = read_head(Counted(io.BytesIO(data)), threshold)
+    assert size == min(length, threshold)
+    assert head[:size] == data[:size]
+    assert len(head) <= most
+
+
+def test_a_part_body_is_read_in_small_copies_and_read_whole_on_retry() -> None:
+    # botocore hashes a signed body with read(1 MiB): each copy handed out is
+    # at most READ_AT_MOST bytes, so a sending thread holds no MiB-sized ones.
+    part = bytearray(i % 251 for i in range(3 * READ_AT_MOST + 5))
+    body = BufferReader(part, len(part) - 2)
+    chunks = list(iter(lambda: body.read(MiB), b""))
+    assert [len(c) for c in chunks] == [READ_AT_MOST] * 3 + [3]
+    assert b"".join(chunks) == part[:-2]
+    body.seek(0)  # a retry resends from the start, and read() is the rest
+    assert body.read(10) == part[:10]
+    assert body.read() == part[10:-2]
+    assert body.read(1) == b""
+    body.close()
+    part.extend(b"x")  # the buffer is let go: it can be resized and refilled
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         multipart_threshold: int = 8 * 1024 * 1024,
         multipart_chunksize: int = 8 * 1024 * 1024,
         max_pool_connections: int = 10,
-        upload_concurrency: int = 4,
+        upload_concurrency: int = 3,
         addressing_style: str = "auto",
     ) -> None:
         super().__init__(name)

@@ -49,14 +49,17 @@ _FIRST_READ = 1024 * 1024
 
 def read_head(source: Counted, threshold: int) -> tuple[bytearray, int]:
     """Up to ``threshold`` bytes of ``source`` in a buffer of that size (or
-    less, when the stream ends sooner), and how many there are."""
+    less, when the stream ends sooner), and how many there are.
+
+    The buffer doubles from the first MiB as long as the stream fills it, so
+    an object of a few MiB does not pay for the zeroing (page faults) of a
+    threshold-sized buffer it does not use."""
     head = bytearray(min(threshold, _FIRST_READ))
-    with memoryview(head) as view:
-        size = fill(source, view)
-    if size < len(head) or size == threshold:
-        return head, size
-    # bytes() of zeros is calloc'd: growing costs one copy of the first MiB.
-    head.extend(bytes(threshold - size))
-    with memoryview(head) as view:
-        size += fill(source, view[size:])
-    return head, size
+    size = 0
+    while True:
+        with memoryview(head) as view:
+            size += fill(source, view[size:])
+        if size < len(head) or size == threshold:
+            return head, size
+        # bytes() of zeros is calloc'd: growing costs one copy of the zeros.
+        head.extend(bytes(min(len(head), threshold - len(head))))

@@ -78,10 +78,21 @@ class HeadFirst:
         return count
 
 
+#: The most one :meth:`BufferReader.read` returns (botocore's send block).
+READ_AT_MOST = 128 * 1024
+
+
 class BufferReader(io.RawIOBase):
     """The first ``size`` bytes of ``buffer`` as a seekable stream, without a
     copy of them (botocore seeks back to resend a body on retry). :meth:`close`
-    lets the buffer go, to be refilled."""
+    lets the buffer go, to be refilled.
+
+    A sized read returns at most :data:`READ_AT_MOST` bytes, however many are
+    asked: botocore hashes a signed body in 1 MiB reads, and each part in
+    flight would otherwise hold two such copies (the one hashed and the next),
+    whose memory glibc keeps in the sending thread's arena: about 3 MiB of RSS
+    per part on top of its buffer.
+    """
 
     def __init__(self, buffer: bytearray, size: int) -> None:
         super().__init__()
@@ -95,13 +106,16 @@ class BufferReader(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else self._pos + size
-        data = bytes(self._view[self._pos : end])
+        if size is None or size < 0:
+            return self.readall()
+        data = bytes(self._view[self._pos : self._pos + min(size, READ_AT_MOST)])
         self._pos += len(data)
         return data
 
     def readall(self) -> bytes:
-        return self.read()
+        data = bytes(self._view[self._pos :])
+        self._pos += len(data)
+        return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}
