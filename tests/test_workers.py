@@ -393,3 +393,34 @@ def test_the_metrics_route_in_one_process(make_gateway: Callable[..., Flask]) ->
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     assert (scraped(response.get_data(as_text=True)) or 0) >= 1
+
+
+def test_rq_s_own_worker_heartbeats_go_once_a_second_in_one_round_trip(
+    queued: Flask,
+) -> None:
+    """RQ beats three times per job, three commands each; a beat less than
+    a second after the last one is dropped, and one that goes is pipelined.
+    A beat with a timeout (RQ's job set-up) always goes."""
+    state = queued.extensions["indox_media"]
+    worker = IndoxWorker([state.queue.rq], connection=state.redis)
+    worker.register_birth()
+    sent: list[Any] = []
+    execute = worker.connection.execute_command
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        sent.append(args[0])
+        return execute(*args, **kwargs)
+
+    worker.connection.execute_command = counting  # type: ignore[method-assign]
+    worker.last_heartbeat = datetime.now(UTC) - timedelta(seconds=5)
+    worker.heartbeat()
+    beat = worker.last_heartbeat
+    assert sent == []  # pipelined: not one command at a time
+    assert 0 < state.redis.ttl(worker.key) <= worker.worker_ttl + 60
+    worker.heartbeat()
+    worker.heartbeat()
+    assert worker.last_heartbeat == beat  # dropped: within a second
+    worker.heartbeat(timeout=90)
+    assert worker.last_heartbeat != beat and sent.count("HSET") == 1
+    assert 0 < state.redis.ttl(worker.key) <= 90
+    worker.register_death()
