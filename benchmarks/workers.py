@@ -243,6 +243,8 @@ def _workers(
             proc.wait(60)
 
 
+#: The worker command's default class, by its name in :data:`CLASSES`.
+DEFAULT = "IndoxWorker (no fork)"
 #: The worker classes compared: the default (no fork) and the forking one.
 CLASSES = {
     "IndoxWorker (no fork)": "flask_indox_media.worker.IndoxWorker",
@@ -278,7 +280,7 @@ def per_job(lines: list[str]) -> None:
 
         got = interleave(runs, loop=loop, **{name: worker(name) for name in CLASSES})
     rows = []
-    for name in CLASSES:
+    for name, path in CLASSES.items():
         drained: list[Drained] = got[name]
         rows += [
             judged(
@@ -287,7 +289,8 @@ def per_job(lines: list[str]) -> None:
                 got["loop"],
                 "ms",
                 "delta",
-                at_most=25,
+                # The goal is the default worker's; the forking one is for comparison.
+                at_most=25 if path == CLASSES[DEFAULT] else None,
             ),
             judged(
                 f"CPU per job, {name}'s processes",
@@ -320,7 +323,7 @@ def per_job(lines: list[str]) -> None:
 def scale_out(lines: list[str]) -> None:
     runs, n, big = 5, pick(100, 64), pick(10_000, 500)
     counts = (1, 2, 4)
-    default = CLASSES["IndoxWorker (no fork)"]
+    default = CLASSES[DEFAULT]
     with (
         _stack(0.1, big, s3="rgw") as stack,
         tempfile.TemporaryDirectory(prefix="bench-site-") as site,
