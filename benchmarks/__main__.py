@@ -65,7 +65,8 @@ def main() -> None:
         "and only prints). Every timed row is the median of at least 5 runs, ours and",
         "its baseline interleaved in the same run, with the range (min-max) of the runs,",
         "its goal, and whether the median meets it. The machine is shared: read the",
-        "ratios, and the ranges.",
+        "ratios, and the ranges. Where a goal is not met, the profile that shows",
+        "where the time goes, and what would go lower, is in docs/performance.rst.",
         "",
         f"Machine: {machine()}. Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,"
         f" load average at the start {os.getloadavg()[0]:.2f}.",
