@@ -8,7 +8,6 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import boto3
 
 from flask_indox_media.testing import free_port, serve_process
+from flask_indox_media.testing.server import wait_listening
 
 MiB = 1024 * 1024
 CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
@@ -279,7 +279,7 @@ def gunicorn(
     ]
     proc = subprocess.Popen(argv, env=python_env(**(env or {})))
     try:
-        _wait_listening(port, proc)
+        wait_listening(proc, port, 60)
         yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
@@ -298,23 +298,11 @@ def flask_run(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_listening(port, proc)
+        wait_listening(proc, port, 60)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(20)
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on {port}") from None
-            time.sleep(0.05)
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

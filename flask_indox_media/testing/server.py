@@ -65,7 +65,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    """Wait until something accepts connections on ``port`` of 127.0.0.1.
+
+    :raises RuntimeError: ``proc`` exited first, or ``timeout`` seconds passed.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -85,7 +89,7 @@ def serve_process(argv: list[str], port: int, *, timeout: float = 30) -> Iterato
     accepts connections, and terminate it on exit."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_listening(proc, port, timeout)
+        wait_listening(proc, port, timeout)
         yield
     finally:
         proc.terminate()
@@ -121,7 +125,7 @@ class RedisProcess:
             self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._proc = proc
-        _wait_listening(proc, self.port, timeout)
+        wait_listening(proc, self.port, timeout)
 
     def kill(self) -> None:
         """Kill it at once (``SIGKILL``), as a crash or an OOM kill would."""
