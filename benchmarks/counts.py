@@ -152,9 +152,10 @@ def redis_per_response(lines: list[str]) -> None:
         "## Redis round trips per response (response hook)",
         "",
         "Claims in one script call (`SET NX` each, `GET` where taken: an asset seen",
-        "before comes back with the key it got), the new assets' jobs in one MULTI/EXEC",
-        "(`Queue.enqueue_many`); assets seen before and not yet mirrored have their",
-        "jobs' states read in one more. No worker runs here, so seen assets are",
+        "before comes back with the key it got), the new assets' jobs in one more",
+        "(written from a template of RQ's job hash, in one script); assets seen before",
+        "and not yet mirrored have their jobs' states read in one more. No worker",
+        "runs here, so seen assets are",
         "pending. Counted as the connections' `send_packed_command` calls.",
         "",
     ]

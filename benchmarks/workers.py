@@ -21,8 +21,8 @@ from rq import Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from example_app import create_app
+from flask_indox_media.job_batch import JobSpec
 from flask_indox_media.mirror.download import MIRROR_JOB
-from flask_indox_media.queue import JobSpec
 from flask_indox_media.testing import redis_server, rgw_server
 
 from .common import (

@@ -18,7 +18,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, fields
 
 from .exceptions import InvalidKeyPartError, InvalidTokenError
-from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z
+from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z, utc_format
 from .tokens import ASSET_ID, TokenSigner, b64decode, b64encode
 
 #: ``mirror_status``: this answer arranged the mirror (a job will store it).
@@ -95,7 +95,7 @@ class AssetIds:
     def encode(self, asset: Asset) -> str:
         """The public, opaque id of ``asset``."""
         p = asset.parsed
-        stamp = p.created_at.strftime("%Y%m%d%H%M%S")
+        stamp = utc_format(p.created_at, "%Y%m%d%H%M%S")
         payload = b64encode(
             f"{asset.backend}|{p.asset_class.name}|{stamp}|{p.request_id}|{p.extension}"
         )

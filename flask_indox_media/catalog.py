@@ -284,15 +284,18 @@ class AssetCatalog:
         *,
         resemble_url: str | None = None,
         presign_from: StorageBackend | None = None,
+        now: datetime | None = None,
         **details: Any,
     ) -> dict[str, Any]:
         """The asset's public fields (:class:`~flask_indox_media.assets.AssetSchema`)
         with a fresh ``audio_url``; ``details`` adds any other of its fields.
 
         :param presign_from: the backend to presign from (default: the asset's).
+        :param now: the current time, if the caller has it already (one for
+            every asset of an answer).
         """
         asset_id = self.asset_id(asset)
-        now = self.clock()
+        now = now or self.clock()
         return dump_asset(
             {
                 "asset_id": asset_id,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from werkzeug.utils import import_string
 
 from .config import Settings
 from .exceptions import IndoxMediaError, QueueError
+from .job_batch import JobBatchWriter, JobSpec
 
 logger = logging.getLogger("flask_indox_media")
 
@@ -91,19 +91,23 @@ def redis_errors() -> Iterator[None]:
         raise QueueError(f"Redis failed: {type(exc).__name__}") from exc
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """One job for :meth:`JobQueue.enqueue_many`: ``func`` by dotted path, its
-    keyword arguments (plain data), a description, and its id."""
-
-    func: str
-    kwargs: Mapping[str, Any]
-    description: str
-    job_id: str | None = None
+# Each job's status ("" for none), joined by line breaks, then the meta of
+# each failed one, in order.
+_STATES = """
+local statuses, out = {}, {''}
+for i, key in ipairs(KEYS) do
+  local status = redis.call('HGET', key, 'status') or ''
+  statuses[i] = status
+  if status == 'failed' then
+    out[#out + 1] = redis.call('HGET', key, 'meta') or ''
+  end
+end
+out[1] = table.concat(statuses, '\\n')
+return out
+"""
 
 
 def _first_of_each(specs: Sequence[JobSpec]) -> list[JobSpec]:
-    # RQ refuses an id twice in one enqueue_many.
     seen: set[str] = set()
     out = []
     for spec in specs:
@@ -138,6 +142,10 @@ class JobQueue:
             "failure_ttl": settings.failure_ttl,
             "result_ttl": RESULT_TTL,
         }
+        self._states = redis.register_script(_STATES)
+        self._batches = JobBatchWriter(
+            self.rq, {"timeout": self._timeout, **self._policy}
+        )
 
     def __repr__(self) -> str:
         return f"<JobQueue {self.name!r}>"
@@ -175,8 +183,9 @@ class JobQueue:
                 pass  # already queued, running, or done: one object either way
 
     def enqueue_many(self, specs: Sequence[JobSpec]) -> None:
-        """Enqueue every job of ``specs`` in one Redis round trip (a
-        MULTI/EXEC pipeline), with :meth:`enqueue`'s policy.
+        """Enqueue every job of ``specs`` in one Redis round trip (a script;
+        one per function named), with :meth:`enqueue`'s policy, as RQ's
+        ``Queue.enqueue_many`` would (:mod:`~flask_indox_media.job_batch`).
 
         Ids are not checked here: a job with the same id is replaced and
         queued again, so the caller decides which jobs are new (the mirror's
@@ -184,20 +193,10 @@ class JobQueue:
 
         :raises QueueError: Redis failed.
         """
-        datas = [
-            Queue.prepare_data(
-                spec.func,
-                kwargs=dict(spec.kwargs),
-                description=spec.description,
-                job_id=spec.job_id,
-                timeout=self._timeout,
-                **self._policy,
-            )
-            for spec in _first_of_each(specs)
-        ]
-        if datas:
+        jobs = _first_of_each(specs)
+        if jobs:
             with redis_errors():
-                self.rq.enqueue_many(datas)
+                self._batches.write(jobs)
 
     def _fetch(self, job_id: str) -> Job | None:
         with redis_errors():
@@ -223,23 +222,26 @@ class JobQueue:
         :data:`FAILED_PERMANENTLY` for a permanent failure, ``None`` when
         there is no such job. One round trip, whatever their number.
 
-        Reads two fields of each job's hash, not the whole job: a poll of a
-        100-asset list asks this of every asset, and restoring 100 jobs
-        (RQ's ``Job.fetch_many``: every field, the meta unpickled) cost most
-        of the response hook. The meta is unpickled for failed jobs only.
+        Reads each job's status, and a failed job's meta, not the whole job:
+        a poll of a 100-asset list asks this of every asset, and restoring
+        100 jobs (RQ's ``Job.fetch_many``: every field, the meta unpickled)
+        cost most of the response hook. One script, whose answer is one
+        string and the failed jobs' metas (a pipeline of ``HMGET`` packed and
+        parsed 100 commands in Python).
 
         :raises QueueError: Redis failed.
         """
+        if not job_ids:
+            return []
         with redis_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for job_id in job_ids:
-                pipe.hmget(Job.key_for(job_id), "status", "meta")
-            found = pipe.execute()
+            joined, *metas = self._states(keys=[Job.key_for(j) for j in job_ids])
         out: list[str | None] = []
-        for status, meta in found:
-            state = status.decode() if status else None
-            if state == JobStatus.FAILED.value and meta:
-                if self.rq.serializer.loads(meta).get(PERMANENT):
+        failed = iter(metas)
+        for status in joined.decode().split("\n"):
+            state = status or None
+            if state == JobStatus.FAILED.value:
+                meta = next(failed)
+                if meta and self.rq.serializer.loads(meta).get(PERMANENT):
                     state = FAILED_PERMANENTLY
             out.append(state)
         return out

@@ -23,8 +23,9 @@ from ..exceptions import (
     UnsupportedMediaError,
 )
 from ..fetch import response_stream
+from ..job_batch import JobSpec
 from ..media_types import MediaType, from_content_type
-from ..queue import JobSpec, mark_permanent
+from ..queue import mark_permanent
 from ..signals import asset_mirrored, mirror_failed
 from .detect import Found
 from .replicate import replicate_later

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..assets import (
@@ -73,12 +74,13 @@ def rewrite(
     found = extract(payload, kind)
     if not found:
         return None
+    now = state.catalog.clock()  # one time for every asset of the answer
     for item in found:
         asset_detected.send(
             state, kind=kind, asset_class=item.rule.asset_class, user_id=user_id
         )
     try:
-        claimed: list[Claimed] | None = claim(state, found, user_id, route_id)
+        claimed: list[Claimed] | None = claim(state, found, user_id, route_id, now)
     except QueueError as exc:
         # Nothing was claimed, so a poll after Redis is back finds the asset
         # new and arranges its mirror then.
@@ -86,7 +88,7 @@ def rewrite(
         claimed = None
     if claimed is None:
         assets: list[Asset | None] = [
-            fresh(state, item, user_id) if item.inline else None for item in found
+            fresh(state, item, user_id, now) if item.inline else None for item in found
         ]
         statuses = [UNMIRRORED] * len(found)
     else:
@@ -96,7 +98,7 @@ def rewrite(
         asset = assets[i]
         if item.inline and asset is not None:
             statuses[i] = _store_inline(state, asset, item, durable=claimed is not None)
-        item.container.update(_fields(state, item, asset, statuses[i]))
+        item.container.update(_fields(state, item, asset, statuses[i], now))
         if item.inline and state.settings.strip_inline_audio and statuses[i] in LINKED:
             # Unmirrored inline audio stays: it is the caller's only copy.
             del item.container[item.field]
@@ -164,7 +166,11 @@ def _store_inline(
 
 
 def _fields(
-    state: IndoxMediaState, item: Found, asset: Asset | None, status: str
+    state: IndoxMediaState,
+    item: Found,
+    asset: Asset | None,
+    status: str,
+    now: datetime,
 ) -> dict[str, Any]:
     resemble_url = None if item.inline else item.value
     if asset is None:
@@ -178,7 +184,7 @@ def _fields(
             }
         )
     fields = state.catalog.describe(
-        asset, resemble_url=resemble_url, mirror_status=status
+        asset, resemble_url=resemble_url, mirror_status=status, now=now
     )
     if status not in LINKED:
         # Never a link that would 404 for good.

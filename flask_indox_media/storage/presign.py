@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from ..keys import utc_format
+
 _PROBE_KEY = "indox-media-probe"
 
 
@@ -50,7 +52,7 @@ class FastPresigner:
             host = f"{host}:{parts.port}"
         self._host = host
         self._credentials = credentials
-        self._key_cache: tuple[str, str, bytes] | None = None
+        self._key_cache: tuple[str, str, Any] | None = None
         self._query_cache: tuple[_QueryParts, str, str] | None = None
 
     def key_from_url(self, url: str) -> str | None:
@@ -62,15 +64,17 @@ class FastPresigner:
             return None
         return unquote(parts.path[len(self._path_prefix) :]) or None
 
-    def _signing_key(self, secret: str, day: str) -> bytes:
+    def _signing_mac(self, secret: str, day: str) -> Any:
+        """An HMAC keyed with the day's signing key, to copy per URL."""
         cached = self._key_cache
         if cached is not None and cached[0] == secret and cached[1] == day:
             return cached[2]
         key = f"AWS4{secret}".encode()
         for part in (day, self._region, self._service, "aws4_request"):
             key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        self._key_cache = (secret, day, key)
-        return key
+        mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._key_cache = (secret, day, mac)
+        return mac
 
     def url(
         self,
@@ -82,8 +86,7 @@ class FastPresigner:
         now: datetime | None = None,
     ) -> str:
         creds = self._credentials.get_frozen_credentials()
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+        stamp = utc_format(now or datetime.now(UTC), "%Y%m%dT%H%M%SZ")
         day = stamp[:8]
         path = self._path_prefix + quote(key, safe="/~")
         query, canonical_query = self._query(
@@ -101,9 +104,9 @@ class FastPresigner:
             f"AWS4-HMAC-SHA256\n{stamp}\n{day}{self._scope_tail}\n"
             + hashlib.sha256(canonical.encode()).hexdigest()
         )
-        signature = hmac.new(
-            self._signing_key(creds.secret_key, day), to_sign.encode(), hashlib.sha256
-        ).hexdigest()
+        mac = self._signing_mac(creds.secret_key, day).copy()
+        mac.update(to_sign.encode())
+        signature = mac.hexdigest()
         return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
 
     def _query(self, given: _QueryParts) -> tuple[str, str]:

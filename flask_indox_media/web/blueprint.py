@@ -54,15 +54,20 @@ def gateway_base() -> str | None:
     """The gateway's absolute base URL (``INDOX_MEDIA_PUBLIC_URL``, else the
     current request's host), with its prefix; ``None`` outside a request
     without a public URL."""
+    in_request = has_request_context()
+    if in_request:
+        # Asked once per asset of an answer: the request's is kept on g.
+        kept: str | None = g.get("_indox_media_base")
+        if kept is not None:
+            return kept
     settings = current_state().settings
     host = settings.public_url
-    if host is None and has_request_context():
-        # Asked once per asset of an answer: the request's is kept on g.
-        base: str | None = g.get("_indox_media_base")
-        if base is None:
-            base = g._indox_media_base = request.host_url.rstrip("/")
-        host = base
-    return None if host is None else host + settings.url_prefix
+    if host is None and in_request:
+        host = request.host_url.rstrip("/")
+    base = None if host is None else host + settings.url_prefix
+    if in_request and base is not None:
+        g._indox_media_base = base
+    return base
 
 
 def user_id() -> str:
