@@ -19,6 +19,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from .exceptions import InvalidKeyPartError, InvalidTokenError
 from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z, utc_format
+from .memo import Memo
 from .tokens import ASSET_ID, TokenSigner, b64decode, b64encode
 
 #: ``mirror_status``: this answer arranged the mirror (a job will store it).
@@ -91,9 +92,14 @@ class AssetIds:
     def __init__(self, keys: Sequence[bytes], classes: AssetClassTable) -> None:
         self._signer = TokenSigner(keys, ASSET_ID)
         self._classes = classes
+        self._ids = Memo(self._encode)
 
     def encode(self, asset: Asset) -> str:
-        """The public, opaque id of ``asset``."""
+        """The public, opaque id of ``asset`` (remembered: every poll of an
+        asset shows it)."""
+        return self._ids(asset)
+
+    def _encode(self, asset: Asset) -> str:
         p = asset.parsed
         stamp = utc_format(p.created_at, "%Y%m%d%H%M%S")
         payload = b64encode(

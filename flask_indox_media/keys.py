@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from .exceptions import ConfigurationError, InvalidKeyPartError
+from .memo import Memo
 
 #: The longest accepted user id.
 MAX_USER_ID_LENGTH = 128
@@ -121,6 +122,7 @@ class AssetClassTable(Mapping[str, AssetClass]):
                     key="INDOX_MEDIA_PREFIXES",
                 )
         self._classes = classes
+        self._parsed = Memo(self._parse)
 
     def __getitem__(self, name: str) -> AssetClass:
         return self._classes[name]
@@ -142,10 +144,14 @@ class AssetClassTable(Mapping[str, AssetClass]):
         raise InvalidKeyPartError(f"key {key!r} is under no asset class prefix")
 
     def parse(self, key: str) -> ParsedKey:
-        """Split a key built by :func:`build_key` back into its parts.
+        """Split a key built by :func:`build_key` back into its parts
+        (remembered: a poll parses the key of every asset seen before).
 
         :raises InvalidKeyPartError: ``key`` is not of the contract's shape.
         """
+        return self._parsed(key)
+
+    def _parse(self, key: str) -> ParsedKey:
         asset_class = self.for_key(key)
         match = _KEY_TAIL_RE.fullmatch(key[len(asset_class.prefix) :])
         if match is None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from .assets import Asset, AssetIds
 from .exceptions import InvalidTokenError
+from .memo import Memo
 from .tokens import PLAYBACK, TokenSigner, b64decode, b64encode
 
 _V1 = "1."
@@ -31,6 +32,8 @@ class PlaybackLinks:
         self._signer = TokenSigner(keys, PLAYBACK)
         self._ids = ids
         self.ttl = ttl
+        # An expiring asset's link is the same at every poll: remembered.
+        self._tokens = Memo(self._sign)
 
     def token(self, asset: Asset, now: datetime, asset_id: str | None = None) -> str:
         """The token of ``asset``'s link, valid until its ``expires_at``.
@@ -42,6 +45,9 @@ class PlaybackLinks:
         # neither a user id nor an asset id has a character JSON escapes.
         asset_id = asset_id or self._ids.encode(asset)
         message = f'["{asset.user_id}","{asset_id}",{int(until.timestamp())}]'
+        return self._tokens(message)
+
+    def _sign(self, message: str) -> str:
         return f"{_V1}{b64encode(message)}.{self._signer.sign(message)}"
 
     def read(self, token: str, now: datetime) -> Asset:
