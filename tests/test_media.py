@@ -712,3 +712,38 @@ def test_form_stream_reads_the_same_bytes_for_any_chunking(
         got += buffer[:count]
     assert bytes(got) == file
     form.finish()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (  # LF line breaks, a preamble and an epilogue
+            "multipart/form-data; boundary=zz",
+            b'preamble\n--zz\ncontent-disposition: form-data; name="purpose"\n\n'
+            b"stt_input\n--zz\nContent-Disposition: form-data; name=file; "
+            b'filename="a.wav"\nContent-Type: audio/wav\n\n{file}\n--zz--\nepilogue',
+        ),
+        (  # a quoted boundary, spaces after the delimiters
+            'multipart/form-data; boundary="a b:c"',
+            b'--a b:c  \r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+            b"stt_input\r\n--a b:c\t\r\nContent-Disposition: form-data; "
+            b'name="file"; filename="a \\"b\\".wav"\r\n\r\n{file}\r\n--a b:c--\r\n',
+        ),
+    ],
+)
+def test_multipart_variants_werkzeug_reads_stream_too(
+    served: tuple[Flask, str], spools: list[object], content_type: str, body: bytes
+) -> None:
+    _, base = served
+    # The file holds what looks like delimiters, and arrives in odd pieces.
+    data = wav_bytes(0.2) + b"\r\n--zz-\r\n--a b:cX\n--z\r" + bytes(5000)
+    whole = body.replace(b"{file}", data)
+    response = requests.post(
+        f"{base}{P}/uploads",
+        data=(whole[i : i + 777] for i in range(0, len(whole), 777)),
+        headers={**ALICE, "Content-Type": content_type},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    assert spools == [] and response.json()["key"].startswith("stt-input/")
+    assert requests.get(response.json()["audio_url"], timeout=10).content == data
