@@ -507,3 +507,27 @@ def test_a_stalled_file_blocks_until_released(
             fake.release_stalls()
             reader.join(30)
     assert finished.is_set() and len(errors) == 1  # released: the body ends short
+
+
+def test_a_job_output_is_made_once_when_polls_race() -> None:
+    fake = FakeResemble()
+    job: dict[str, Any] = {}
+    made: list[int] = []
+    start = threading.Barrier(8)
+
+    def make() -> str:
+        made.append(1)
+        threading.Event().wait(0.05)  # a slow maker widens the race
+        return f"file-{len(made)}"
+
+    def poll() -> None:
+        start.wait()
+        outputs.append(fake.once(job, "file", make))
+
+    outputs: list[str] = []
+    threads = [threading.Thread(target=poll) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1] and outputs == ["file-1"] * 8

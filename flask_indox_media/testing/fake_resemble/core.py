@@ -94,7 +94,7 @@ class FakeResemble:
         self.received: list[dict[str, Any]] = []
         self.file_gets = 0
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         for name in ("Ava", "Ben"):
             routes_voices.seed_voice(self, name)
         self.app = self._build()
@@ -153,6 +153,14 @@ class FakeResemble:
         """A fresh id, unique across every kind of object: ``<prefix><n>``."""
         with self._lock:
             return f"{prefix}{next(self._ids)}"
+
+    def once(self, record: dict[str, Any], field: str, make: Callable[[], Any]) -> Any:
+        """``record[field]``, set by ``make()`` on first use: once, even when
+        concurrent polls of the record race (the server is threaded)."""
+        with self._lock:
+            if field not in record:
+                record[field] = make()
+            return record[field]
 
     def add_file(self, data: bytes, content_type: str, ext: str) -> str:
         """Store audio; returns its URL on the fake (needs a request context)."""

@@ -87,12 +87,14 @@ def start_job(kind: str, field: str) -> str:
 
 def result_url(job: dict[str, Any]) -> str:
     """The job's output, stored once; its URL is signed anew on each poll."""
-    if "file" not in job:
-        job["file"] = the_fake().add_file(
-            wav_bytes(0.4, frequency=660), "audio/wav", "wav"
-        )
+    fake = the_fake()
+    url = fake.once(
+        job,
+        "file",
+        lambda: fake.add_file(wav_bytes(0.4, frequency=660), "audio/wav", "wav"),
+    )
     # A signed, expiring URL: a fresh query string on every poll.
-    return f"{job['file']}?signature={job['polls']}"
+    return f"{url}?signature={job['polls']}"
 
 
 def _jobs(kind: str) -> list[tuple[str, dict[str, Any]]]:
