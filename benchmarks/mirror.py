@@ -166,9 +166,10 @@ def mirror(lines: list[str]) -> None:
     lines += [
         "## Mirroring an asset (download from a loopback server, upload to S3)",
         "",
-        "Ours: `mirror_url` (SSRF-checked download, type sniffed, conditional streamed",
-        "write in 8 MiB parts, 3 at a time). Baseline: `requests` streamed into boto3",
-        "`upload_fileobj` with its default transfer settings. Every run is a fresh",
+        "Ours: `mirror_url` (SSRF-checked download, type sniffed, conditional write:",
+        "one PutObject below 16 MiB, else 8 MiB parts, 3 at a time). Baseline:",
+        "`requests` streamed into boto3 `upload_fileobj` with its default transfer",
+        "settings (multipart from 8 MiB). Every run is a fresh",
         "process (`benchmarks/probe.py`): its RSS once set up (app, client, connection)",
         "is the idle figure, then its peak RSS is reset (`/proc/self/clear_refs`) and",
         "read back (`VmHWM`) after the copy. Goal: time <= 1.10x the baseline's, peak",
