@@ -222,6 +222,14 @@ def status(pid: int | str = "self") -> dict[str, int]:
     return values
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and of its children it has waited for (a
+    forking worker's work horses)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak(pid: int | str = "self") -> None:
     """Reset a process's peak RSS (``VmHWM``) to its current RSS (Linux 4.0+)."""
     with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as fh:
@@ -241,11 +249,18 @@ def python_env(**extra: str) -> dict[str, str]:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto in server mode, in a process of its own (its memory is not ours)."""
+    with moto_process() as (endpoint, _):
+        yield endpoint
+
+
+@contextmanager
+def moto_process() -> Iterator[tuple[str, int]]:
+    """:func:`moto_server`, and its process id (to read its CPU time)."""
     port = free_port()
     with serve_process(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port
-    ):
-        yield f"http://127.0.0.1:{port}"
+    ) as proc:
+        yield f"http://127.0.0.1:{port}", proc.pid
 
 
 @contextmanager

@@ -100,7 +100,7 @@ def s3_per_asset(lines: list[str]) -> None:
         "then the same answer again (a repeat poll); requests counted by operation",
         "(botocore's `before-send`) on moto. The write is conditional",
         "(`If-None-Match: *`), so no HEAD comes first; under the multipart threshold",
-        "(8 MiB) it is one PutObject; above, 8 MiB parts (no goal: Create + parts +",
+        "(16 MiB) it is one PutObject; above, 8 MiB parts (no goal: Create + parts +",
         "Complete). Presigning makes no request; a repeat poll finds the claim and",
         "enqueues nothing. Counts, not timings: one run says it all.",
         "",

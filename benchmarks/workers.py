@@ -35,6 +35,7 @@ from .common import (
     moto_server,
     pick,
     probe,
+    process_cpu,
     python_env,
     runs_note,
     table,
@@ -155,18 +156,10 @@ def _enqueue(settings: dict[str, object], up: str, n: int, prefix: str) -> None:
     )
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and of its children it has waited for (a
-    forking worker's work horses)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def _tree_cpu(pid: int) -> float:
     """CPU seconds of ``pid`` and every process below it (a worker's scheduler)."""
     try:
-        return _cpu(pid) + sum(_tree_cpu(child) for child in children(pid))
+        return process_cpu(pid) + sum(_tree_cpu(child) for child in children(pid))
     except FileNotFoundError:  # gone meanwhile
         return 0.0
 

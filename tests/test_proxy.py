@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_indox_media.testing import serve_wsgi, wav_bytes
+from flask_indox_media.web.schemas import PageArgs
 from tests.conftest import ALICE, BOB, create_clip
 
 P = "/api/v1/resemble"
@@ -106,6 +107,25 @@ def test_bad_input_is_422(client: FlaskClient) -> None:
     assert response.status_code == 422
     assert "text" in response.get_json()["errors"]["json"]
     assert response.get_json()["message"] == "invalid json fields: text"
+
+
+def test_argument_schemas_are_built_once_not_per_request(
+    client: FlaskClient, fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # webargs builds a schema given as a class on every request; the
+    # blueprint hands it an instance made when the route was declared.
+    def built(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("PageArgs built during a request")
+
+    monkeypatch.setattr(PageArgs, "__init__", built)
+    for _ in range(2):
+        ok = client.get(f"{P}/tts/voices?page=2&page_size=5", headers=ALICE)
+        assert ok.status_code == 200
+        assert fake.received[-1]["args"] == {"page": "2", "page_size": "5"}
+    # The shared instance still validates each request on its own.
+    bad = client.get(f"{P}/tts/voices?page=0", headers=ALICE)
+    assert bad.status_code == 422 and "page" in bad.get_json()["errors"]["query"]
+    assert client.get(f"{P}/tts/voices", headers=ALICE).status_code == 200
 
 
 def _upload(purpose: str) -> dict[str, Any]:

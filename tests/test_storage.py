@@ -21,13 +21,19 @@ from flask_indox_media import (
     StorageBackend,
     StorageError,
 )
+from flask_indox_media.storage import s3 as s3_module
 from flask_indox_media.storage.local import LocalBackend
 from flask_indox_media.storage.multipart import upload_multipart
 from flask_indox_media.storage.r2 import R2Backend
 from flask_indox_media.storage.s3 import S3Backend
-from flask_indox_media.storage.s3_config import MiB
+from flask_indox_media.storage.s3_config import MiB, transfer_options
 from flask_indox_media.storage.s3_objects import read_head
-from flask_indox_media.storage.streams import READ_AT_MOST, BufferReader, Counted
+from flask_indox_media.storage.streams import (
+    READ_AT_MOST,
+    BufferReader,
+    Counted,
+    HeadFirst,
+)
 from flask_indox_media.storage.writers import SpooledWriter
 from flask_indox_media.testing import RGW
 from flask_indox_media.testing.contract import OneByteAtATime, StorageContract
@@ -161,10 +167,15 @@ class TestR2InProcess(S3Contract):
 class MultipartParts:
     """For backends on a server over HTTP, where part sizes can be watched."""
 
-    def test_multipart_upload_has_equal_parts(self, backend: StorageBackend) -> None:
+    @pytest.mark.parametrize("parts_ahead", [1, 2])
+    def test_multipart_upload_has_equal_parts(
+        self, backend: StorageBackend, parts_ahead: int
+    ) -> None:
+        """Whether the look-ahead holds one part or two (the defaults' ratio),
+        the parts are equal and sent in order."""
         assert isinstance(backend, S3Backend)
         part = 5 * 1024 * 1024
-        backend.multipart_threshold = part
+        backend.multipart_threshold = parts_ahead * part
         backend.multipart_chunksize = part
         sizes: dict[int, int] = {}
 
@@ -486,18 +497,31 @@ def test_a_part_body_is_read_in_small_copies_and_read_whole_on_retry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("threshold", "size"),
+    ("threshold", "size", "copied"),
     [
-        (5 * MiB, 3 * MiB),  # one PutObject, read past the first MiB
-        (5 * MiB, 5 * MiB),  # exactly one part: the look-ahead is the part
-        (10 * MiB, 11 * MiB),  # the look-ahead spans parts: copied into them
+        (5 * MiB, 3 * MiB, False),  # one PutObject, read past the first MiB
+        (5 * MiB, 5 * MiB, False),  # exactly one part: the look-ahead is the part
+        (10 * MiB, 10 * MiB, False),  # two parts, both in the look-ahead
+        (10 * MiB, 11 * MiB, False),  # two whole parts in the look-ahead, then one
+        (12 * MiB, 13 * MiB, True),  # the look-ahead ends mid-part: copied out
     ],
 )
 def test_puts_around_the_threshold(
-    r2_in_process: S3Backend, threshold: int, size: int
+    r2_in_process: S3Backend,
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+    size: int,
+    copied: bool,
 ) -> None:
     backend = r2_in_process
     backend.multipart_threshold, backend.multipart_chunksize = threshold, 5 * MiB
+    copies: list[int] = []
+
+    def head_first(head: bytearray, count: int, reader: Any) -> HeadFirst:
+        copies.append(count)
+        return HeadFirst(head, count, reader)
+
+    monkeypatch.setattr(s3_module, "HeadFirst", head_first)
     data = bytes(i * 13 % 256 for i in range(size))
     stored = backend.put(
         "voices/u/t.wav",
@@ -505,7 +529,25 @@ def test_puts_around_the_threshold(
         content_type="audio/wav",
     )
     assert stored == size
+    assert copies == ([threshold] if copied else [])
     with backend.open("voices/u/t.wav") as stream:
+        assert stream.read() == data
+
+
+def test_defaults_write_up_to_16_mib_in_one_put(r2_in_process: S3Backend) -> None:
+    """The default threshold is two default parts: an asset of 8 to 16 MiB is
+    one Class A request, not a create, two parts and a completion."""
+    backend = r2_in_process
+    defaults = transfer_options(R2Backend.config_defaults)
+    assert backend.multipart_threshold == defaults["multipart_threshold"] == 16 * MiB
+    assert backend.multipart_chunksize == defaults["multipart_chunksize"] == 8 * MiB
+    data = bytes(i * 7 % 256 for i in range(12 * MiB))
+    with s3_requests(backend.client) as sent:
+        stored = backend.put(
+            "voices/u/m.wav", io.BytesIO(data), content_type="audio/wav", if_absent=True
+        )
+    assert stored == len(data) and sent == {"PutObject": 1}
+    with backend.open("voices/u/m.wav") as stream:
         assert stream.read() == data
 
 

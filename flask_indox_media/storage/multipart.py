@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -38,7 +38,7 @@ def upload_multipart(
     concurrency: int,
     extra: Mapping[str, Any],
     condition: Mapping[str, str],
-    first: bytearray | None = None,
+    first: Sequence[memoryview] = (),
 ) -> None:
     """Upload ``stream`` to ``bucket``/``key`` in parts of ``part_size`` bytes
     (the last one shorter), ``concurrency`` at a time, completed with
@@ -48,8 +48,9 @@ def upload_multipart(
     :param extra: CreateMultipartUpload's arguments (``ContentType``,
         ``Metadata``, and ``ContentDisposition`` and ``CacheControl`` when set:
         an object's headers are fixed when its upload is created).
-    :param first: the first part, already read (``part_size`` bytes); its
-        buffer joins the reused ones, so the caller's look-ahead costs no copy.
+    :param first: the first parts, already read (``part_size`` bytes each,
+        views of the caller's look-ahead); they join the reused buffers, so
+        the look-ahead costs no copy.
     :raises BotoCoreError, ClientError: as boto3 raised them (a failed
         condition is a ``ClientError`` with the code ``PreconditionFailed``).
     """
@@ -80,13 +81,13 @@ def _send_parts(
     stream: ReadsInto,
     part_size: int,
     concurrency: int,
-    first: bytearray | None,
+    first: Sequence[memoryview],
 ) -> list[Part]:
-    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    made = 0 if first is None else 1
+    free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+    made = len(first)
     futures: list[Future[Part]] = []
 
-    def send(number: int, buffer: bytearray, size: int) -> Part:
+    def send(number: int, buffer: memoryview, size: int) -> Part:
         body = BufferReader(buffer, size)
         try:
             response = client.upload_part(
@@ -103,19 +104,18 @@ def _send_parts(
             free.put(buffer)
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="indox-upload") as pool:
-        if first is not None:
-            futures.append(pool.submit(send, 1, first, len(first)))
+        for number, buffer in enumerate(first, 1):
+            futures.append(pool.submit(send, number, buffer, len(buffer)))
         while not any(f.done() and f.exception() for f in futures):
             # Buffers are made as needed, up to the concurrency, so a small
             # multipart object does not allocate them all.
             if free.empty() and made < concurrency:
-                free.put(bytearray(part_size))
+                free.put(memoryview(bytearray(part_size)))
                 made += 1
             buffer = free.get()
             # readinto straight into the part's buffer: no chunk is joined,
             # sliced or copied on the way.
-            with memoryview(buffer) as view:
-                size = fill(stream, view)
+            size = fill(stream, buffer)
             if size == 0 and futures:
                 break  # the stream ended on a part boundary
             futures.append(pool.submit(send, len(futures) + 1, buffer, size))

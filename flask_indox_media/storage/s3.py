@@ -59,7 +59,7 @@ class S3Backend(BucketRulesMixin, StorageBackend):
         endpoint_url: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
-        multipart_threshold: int = 8 * 1024 * 1024,
+        multipart_threshold: int = 16 * 1024 * 1024,
         multipart_chunksize: int = 8 * 1024 * 1024,
         max_pool_connections: int = 10,
         upload_concurrency: int = 3,
@@ -259,19 +259,22 @@ class S3Backend(BucketRulesMixin, StorageBackend):
                 finally:
                     body.close()
                 return size
-            # The look-ahead is the first part when the two sizes agree (the
-            # defaults): no copy of it is made.
-            same = threshold == part_size
+            # The look-ahead is the first parts when it holds whole ones (the
+            # defaults: two): they are sent from it, no copy made.
+            whole = threshold % part_size == 0
+            view = memoryview(head)
             upload_multipart(
                 self.client,
                 self.bucket,
                 key,
-                source if same else HeadFirst(head, size, source),
+                source if whole else HeadFirst(head, size, source),
                 part_size=part_size,
                 concurrency=self.upload_concurrency,
                 extra=extra,
                 condition=condition,
-                first=head if same else None,
+                first=[view[at : at + part_size] for at in range(0, size, part_size)]
+                if whole
+                else (),
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, "put", key) from exc

@@ -94,7 +94,7 @@ class BufferReader(io.RawIOBase):
     per part on top of its buffer.
     """
 
-    def __init__(self, buffer: bytearray, size: int) -> None:
+    def __init__(self, buffer: bytearray | memoryview, size: int) -> None:
         super().__init__()
         self._view = memoryview(buffer)[:size]
         self._pos = 0

@@ -84,13 +84,15 @@ def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> 
 
 
 @contextmanager
-def serve_process(argv: list[str], port: int, *, timeout: float = 30) -> Iterator[None]:
+def serve_process(
+    argv: list[str], port: int, *, timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` (a server that will listen on ``port``), wait until it
-    accepts connections, and terminate it on exit."""
+    accepts connections, yield its process, and terminate it on exit."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(proc, port, timeout)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(10)
