@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import requests
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
+from redis.connection import Connection
 from rq import Queue
 from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
@@ -424,3 +426,68 @@ def test_rq_s_own_worker_heartbeats_go_once_a_second_in_one_round_trip(
     assert worker.last_heartbeat != beat and sent.count("HSET") == 1
     assert 0 < state.redis.ttl(worker.key) <= 90
     worker.register_death()
+
+
+_HANDSHAKE = ("HELLO", "CLIENT", "AUTH", "SELECT")
+
+
+def _round_trips_of_jobs(app: Flask, jobs: int) -> int:
+    """Redis round trips (commands or pipelines sent) of an in-process
+    :class:`IndoxWorker` that works ``jobs`` host jobs in burst mode."""
+    state = app.extensions["indox_media"]
+    for i in range(jobs):
+        state.queue.rq.enqueue(HOST_JOB, f"trip-{i}")
+    worker = IndoxWorker([state.queue.rq], connection=state.redis)
+    worker.force_scheduler = False
+    sent = 0
+    send = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        first = bytes(command[0] if isinstance(command, list) else command)
+        # Not a new connection's handshake: how many there are depends on
+        # the pool, not on the jobs.
+        sent += not any(f"\r\n{c}\r\n".encode() in first[:30] for c in _HANDSHAKE)
+        return send(self, command, *args, **kwargs)
+
+    with (
+        app.app_context(),
+        mock.patch.object(Connection, "send_packed_command", counting),
+        # RQ's own worker heartbeats (once a second) out of the count.
+        mock.patch("flask_indox_media.worker.HEARTBEAT_EVERY", 3600),
+    ):
+        worker.work(burst=True, with_scheduler=False)
+    return sent
+
+
+def test_a_job_costs_the_worker_few_round_trips(queued: Flask) -> None:
+    """RQ's bookkeeping of a job, in round trips to Redis, the job's own HSET
+    included: 12 with RQ 3's worker; :class:`IndoxWorker` drops the repeated
+    ``idle`` state and the job's lone heartbeat write at its end."""
+    few, many = _round_trips_of_jobs(queued, 4), _round_trips_of_jobs(queued, 12)
+    # The difference cancels the start-up and shut-down.
+    assert (many - few) / 8 <= 10
+
+
+def test_one_heartbeat_thread_serves_every_job_and_ends_with_the_worker(
+    queued: Flask,
+) -> None:
+    state = queued.extensions["indox_media"]
+    for i in range(3):
+        state.queue.rq.enqueue(HOST_JOB, f"beat-{i}")
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counting(self: threading.Thread) -> None:
+        started.append(self.name)
+        start(self)
+
+    worker = IndoxWorker([state.queue.rq], connection=state.redis)
+    with queued.app_context(), mock.patch.object(threading.Thread, "start", counting):
+        worker.work(burst=True, with_scheduler=False)
+    assert all(ran(queued, f"beat-{i}") for i in range(3))
+    assert started.count("job-heartbeat") == 1
+    deadline = time.monotonic() + 10
+    while any(t.name == "job-heartbeat" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the heartbeat thread outlived its worker"
+        time.sleep(0.01)
