@@ -54,7 +54,7 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 from rq.exceptions import SchedulerNotFound
 from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
@@ -64,6 +64,7 @@ from rq.utils import current_timestamp, now
 from rq.worker import BaseWorker, WorkerStatus
 
 from .appload import worker_app
+from .bookkeeping import LeanBookkeeping
 from .exceptions import NoAppError
 from .mirror.download import STORING_JOBS
 from .queue import requeue_transient
@@ -80,9 +81,6 @@ HEARTBEAT_CUT = 45
 SCHEDULER_STALE_AFTER = 10
 #: A transiently failed storing job is re-run this long after its failure.
 REQUEUE_AFTER = 60
-#: Seconds between the worker heartbeats RQ asks for on its own (see
-#: :meth:`RecoveringWorker.heartbeat`).
-HEARTBEAT_EVERY = 1.0
 #: The environment variable that turns ``sole_consumer`` on (``1``).
 SOLE_CONSUMER_ENV = "INDOX_WORKER_SOLE_CONSUMER"
 #: The signal :class:`IndoxWorker` sends itself to stop its running job.
@@ -110,7 +108,7 @@ def _scheduler_dead(name: str, connection: Any) -> bool:
     return False
 
 
-class RecoveringWorker(BaseWorker):
+class RecoveringWorker(LeanBookkeeping):
     """What both worker classes share: a crashed worker's jobs picked up
     within seconds of the start (see the module's notes). It runs a scheduler
     (mirror retries are scheduled jobs), even under the stock ``rq worker``
@@ -221,44 +219,6 @@ class RecoveringWorker(BaseWorker):
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         for queue in self.queues:
             requeue_transient(queue, STORING_JOBS, min_age=REQUEUE_AFTER)
-
-    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's worker heartbeat, at most once a second when RQ calls it on
-        its own, and then in one round trip.
-
-        RQ beats three times per job (before and after dequeueing, after the
-        job), each beat three commands sent one by one: 9 of a job's ~15
-        round trips. The worker's key lives ``worker_ttl`` + 60 s, so a beat
-        less than a second after the last one adds nothing. A beat with a
-        timeout or inside RQ's own pipeline goes as RQ sends it."""
-        if timeout is not None or pipeline is not None:
-            super().heartbeat(timeout, pipeline=pipeline)
-            return
-        last = self.last_heartbeat
-        if last is not None and (now() - last).total_seconds() < HEARTBEAT_EVERY:
-            return
-        with self.connection.pipeline(transaction=False) as beat:
-            super().heartbeat(pipeline=beat)
-            beat.execute()
-
-    def set_state(self, state: str, pipeline: Any = None) -> None:
-        """RQ's, without the write when the state is already ``state``: RQ
-        sets ``idle`` twice between two jobs (after one, before the next
-        dequeue), a round trip each. Only this worker writes its state."""
-        if pipeline is None and state == self.get_state():
-            return
-        super().set_state(state, pipeline=pipeline)
-
-    def handle_execution_ended(
-        self, job: Job, queue: Queue, heartbeat_ttl: int
-    ) -> None:
-        """RQ's, without its round trip on success: RQ writes the job's
-        ``last_heartbeat`` alone, then saves the whole job (that field with
-        it) in the pipeline that records the success."""
-        if job.get_status(refresh=False) == JobStatus.FAILED:
-            super().handle_execution_ended(job, queue, heartbeat_ttl)
-            return
-        job.ended_at = job.last_heartbeat = now()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's job heartbeat TTL, 45 s shorter (35 s at least)."""
