@@ -22,7 +22,7 @@ another minute: ~13 minutes in all. :class:`IndoxWorker` shortens each step:
 
 Both classes do all this. :class:`IndoxWorker` (the worker command's default)
 runs each job in its own process, like ``rq.SimpleWorker``: a small mirror job
-costs the worker ~15 ms of CPU in all, against ~80 ms with a work horse forked
+costs the worker ~11 ms of CPU in all, against ~80 ms with a work horse forked
 per job (the fork, the copy-on-write faults, and a horse that starts every job
 cold: a new S3 client, new connections). It keeps what the fork gave: the
 job's time limit (``INDOX_MEDIA_JOB_TIMEOUT``, RQ's ``SIGALRM``), a heartbeat
