@@ -1,7 +1,7 @@
 """RQ's bookkeeping of a job in fewer Redis round trips, for both worker
 classes (:mod:`flask_indox_media.worker`).
 
-RQ 3's worker makes 12 round trips per job beyond the job's own (a small
+RQ 3's worker makes 11 round trips per job beyond the job's own (a small
 mirror spends ~12 ms of worker CPU, half of it in RQ), several of them
 repeats: the worker's heartbeat (three commands, three times a job),
 ``idle`` set twice between jobs, the job's ``last_heartbeat`` written alone
@@ -9,7 +9,7 @@ just before the whole job is saved, the suspension flag read before every
 job, and the job's start recorded in two pipelines. :class:`LeanBookkeeping`
 keeps what each write is for (the started registry and the job's status for
 crash recovery, the finished and failed registries, the worker's key and
-state for ``rq info``) and drops the repeats: 8 round trips a job.
+state for ``rq info``) and drops the repeats: 7 round trips a job.
 """
 
 from __future__ import annotations
