@@ -5,7 +5,8 @@ extra), wired to the signals (:mod:`flask_indox_media.signals`).
   (``ok``), found already there (``skipped``), or failed (``failed``);
 * ``indox_media_mirrored_bytes_total{asset_class}``;
 * ``indox_media_mirror_seconds{asset_class}``: upload latency (histogram);
-* ``indox_media_queue_depth{queue}``: jobs waiting, updated as mirrors run.
+* ``indox_media_queue_depth{queue}``: jobs waiting, updated as mirrors run
+  (at most once a second per process: reading it is a Redis round trip).
 
 Mirrors run in RQ work horses, forked per job, so a counter kept in a horse's
 memory dies with it. With ``PROMETHEUS_MULTIPROC_DIR`` set (prometheus_client's
@@ -18,6 +19,7 @@ serve.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from .signals import asset_mirrored, mirror_failed
@@ -31,7 +33,12 @@ except ImportError:  # the metrics extra is not installed
 #: The environment variable of prometheus_client's multiprocess mode.
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
+#: Seconds between two reads of a queue's depth in one process.
+DEPTH_EVERY = 1.0
+
 _metrics: dict[str, Any] = {}
+#: When this process last read each queue's depth (``time.monotonic()``).
+_depth_read: dict[str, float] = {}
 
 
 def available() -> bool:
@@ -119,9 +126,16 @@ def serve(port: int, addr: str = "0.0.0.0") -> Any:
 
 
 def _depth(state: Any) -> None:
+    # A job's worth of round trips saved: a worker finishes ~10 mirrors a
+    # second, and a scrape every 15 s or more sees the same gauge.
     queue = state.queue
-    if queue.name is not None:
-        _metrics["depth"].labels(queue.name).set(queue.count())
+    if queue.name is None:
+        return
+    at = time.monotonic()
+    if at - _depth_read.get(queue.name, -DEPTH_EVERY) < DEPTH_EVERY:
+        return
+    _depth_read[queue.name] = at
+    _metrics["depth"].labels(queue.name).set(queue.count())
 
 
 def _mirrored(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
 
+from flask_indox_media import metrics
 from flask_indox_media.signals import asset_detected, asset_mirrored, mirror_failed
 from tests.conftest import ALICE
 
@@ -65,3 +68,22 @@ def test_signals_and_metrics(gateway: Flask, fake: Any, upstream: str) -> None:
         sample("indox_media_mirrored_bytes_total", asset_class="tts")
         == bytes_before + size
     )
+
+
+def test_the_queue_depth_is_read_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the depth is a Redis round trip; a worker finishes mirrors
+    faster than anyone scrapes them."""
+    metrics.install()
+    reads: list[int] = []
+    queue = SimpleNamespace(name="depth-once", count=lambda: reads.append(7) or 7)
+    state = SimpleNamespace(queue=queue)
+    clock = iter([100.0, 100.5, 101.2])
+    monkeypatch.setattr(metrics.time, "monotonic", lambda: next(clock))
+    for _ in range(3):
+        asset_mirrored.send(
+            state, asset_class="tts", size=1, seconds=0.1, skipped=False
+        )
+    assert len(reads) == 2  # at 100.0 and 101.2, not 100.5
+    assert sample("indox_media_queue_depth", queue="depth-once") == 7

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import requests
@@ -22,10 +23,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
+from redis.connection import Connection
 from rq import Queue
 from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.suspension import resume, suspend
 
 from flask_indox_media.ops.worker import queue_names
 from flask_indox_media.testing import free_port
@@ -34,6 +37,7 @@ from tests.conftest import create_clip, gateway_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST_JOB = "tests.worker_app.host_job"
+DEFAULT = "flask_indox_media.worker.IndoxWorker"
 FORKING = "flask_indox_media.worker.IndoxForkingWorker"
 OK = {"asset_class": "tts", "result": "ok"}
 
@@ -424,3 +428,99 @@ def test_rq_s_own_worker_heartbeats_go_once_a_second_in_one_round_trip(
     assert worker.last_heartbeat != beat and sent.count("HSET") == 1
     assert 0 < state.redis.ttl(worker.key) <= 90
     worker.register_death()
+
+
+_HANDSHAKE = ("HELLO", "CLIENT", "AUTH", "SELECT")
+
+
+def _round_trips_of_jobs(app: Flask, jobs: int) -> int:
+    """Redis round trips (commands or pipelines sent) of an in-process
+    :class:`IndoxWorker` that works ``jobs`` host jobs in burst mode."""
+    state = app.extensions["indox_media"]
+    for i in range(jobs):
+        state.queue.rq.enqueue(HOST_JOB, f"trip-{i}")
+    worker = IndoxWorker([state.queue.rq], connection=state.redis)
+    worker.force_scheduler = False
+    sent = 0
+    send = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        first = bytes(command[0] if isinstance(command, list) else command)
+        # Not a new connection's handshake: how many there are depends on
+        # the pool, not on the jobs.
+        sent += not any(f"\r\n{c}\r\n".encode() in first[:30] for c in _HANDSHAKE)
+        return send(self, command, *args, **kwargs)
+
+    with (
+        app.app_context(),
+        mock.patch.object(Connection, "send_packed_command", counting),
+        # RQ's own worker heartbeats (once a second) out of the count.
+        mock.patch("flask_indox_media.bookkeeping.HEARTBEAT_EVERY", 3600),
+    ):
+        worker.work(burst=True, with_scheduler=False)
+    return sent
+
+
+def test_a_job_costs_the_worker_few_round_trips(queued: Flask) -> None:
+    """RQ's bookkeeping of a job, in round trips to Redis, the job's own HSET
+    included: 12 with RQ 3's worker, 8 with :class:`IndoxWorker` (see
+    :mod:`flask_indox_media.bookkeeping`)."""
+    few, many = _round_trips_of_jobs(queued, 4), _round_trips_of_jobs(queued, 12)
+    # The difference cancels the start-up and shut-down.
+    assert (many - few) / 8 <= 8
+
+
+def test_a_suspended_worker_takes_no_job(queued: Flask) -> None:
+    """``rq suspend`` still holds, though the flag is read once a second."""
+    state = queued.extensions["indox_media"]
+    state.queue.rq.enqueue(HOST_JOB, "suspended")
+    suspend(state.redis)
+    try:
+        with queued.app_context():
+            worker = IndoxWorker([state.queue.rq], connection=state.redis)
+            worker.work(burst=True, with_scheduler=False)
+    finally:
+        resume(state.redis)
+    assert not ran(queued, "suspended") and state.queue.rq.count == 1
+
+
+def test_one_heartbeat_thread_serves_every_job_and_ends_with_the_worker(
+    queued: Flask,
+) -> None:
+    state = queued.extensions["indox_media"]
+    for i in range(3):
+        state.queue.rq.enqueue(HOST_JOB, f"beat-{i}")
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counting(self: threading.Thread) -> None:
+        started.append(self.name)
+        start(self)
+
+    worker = IndoxWorker([state.queue.rq], connection=state.redis)
+    with queued.app_context(), mock.patch.object(threading.Thread, "start", counting):
+        worker.work(burst=True, with_scheduler=False)
+    assert all(ran(queued, f"beat-{i}") for i in range(3))
+    assert started.count("job-heartbeat") == 1
+    deadline = time.monotonic() + 10
+    while any(t.name == "job-heartbeat" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the heartbeat thread outlived its worker"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("path", [DEFAULT, FORKING])
+def test_a_running_job_is_recorded_as_rq_records_it(queued: Flask, path: str) -> None:
+    """What crash recovery and ``rq info`` read, with the job's start sent in
+    one pipeline instead of RQ's two."""
+    queued.extensions["indox_media"].queue.rq.enqueue(
+        "tests.worker_app.host_observe", "observed"
+    )
+    result = invoke(queued, "--burst", "--worker-class", path)
+    assert result.exit_code == 0, result.output
+    assert ran(queued, "observed") == {
+        "status": "started",
+        "started": "1",
+        "worker": "busy",
+        "intermediate": "0",
+    }

@@ -8,7 +8,7 @@ import os
 import time
 
 from flask import Flask
-from rq import get_current_job
+from rq import Queue, Worker, get_current_job
 from rq.job import Job
 
 from flask_indox_media import IndoxMedia
@@ -56,3 +56,27 @@ def host_heartbeat(tag: str) -> None:
         time.sleep(0.1)
         renewed = Job.fetch(job.id, connection=job.connection).last_heartbeat != first
     job.connection.hset(f"ran:{tag}", mapping={"renewed": int(renewed)})
+
+
+def host_observe(tag: str) -> None:
+    """Records what Redis says of the job while it runs: its status, whether
+    the started registry holds it, the worker's state, and whether it is
+    still in the queue's intermediate list."""
+    job = get_current_job()
+    assert job is not None
+    queue = Queue(job.origin, connection=job.connection)
+    fresh = Job.fetch(job.id, connection=job.connection)
+    worker = Worker.find_by_key(
+        Worker.redis_worker_namespace_prefix + str(job.worker_name),
+        connection=job.connection,
+    )
+    intermediate = job.connection.lrange(queue.intermediate_queue_key, 0, -1)
+    job.connection.hset(
+        f"ran:{tag}",
+        mapping={
+            "status": fresh.get_status().value,
+            "started": int(job.id in queue.started_job_registry.get_job_ids()),
+            "worker": worker.get_state() if worker else "",
+            "intermediate": int(job.id.encode() in intermediate),
+        },
+    )
