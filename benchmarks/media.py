@@ -4,8 +4,11 @@ against a raw boto3 upload of the same file from disk."""
 from __future__ import annotations
 
 import itertools
+import signal
+import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import IO
 
 import requests
@@ -40,25 +43,74 @@ def _write_audio(out: IO[bytes], size: int) -> None:
         out.write(chunk)
 
 
+def _form(out: IO[bytes], size: int) -> None:
+    """A form body with ``purpose`` before a ``size``-byte file, as clients
+    should send it: streamed, no spool."""
+    out.write(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+        f"stt_input\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
+        'name="file"; filename="big.wav"\r\n\r\n'.encode()
+    )
+    _write_audio(out, size)
+    out.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    out.flush()
+
+
+def _post(base: str, path: str) -> requests.Response:
+    with open(path, "rb") as fh:  # sent with its Content-Length
+        return requests.post(
+            f"{base}/api/v1/resemble/uploads",
+            data=fh,
+            headers={
+                "Authorization": "Bearer demo-key",
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            },
+            timeout=300,
+        )
+
+
+def _fresh_worker(master: subprocess.Popen[bytes], warm: Callable[[], object]) -> int:
+    """A new serving worker (gunicorn's graceful reload), warmed by ``warm``.
+
+    glibc keeps a worker's freed 8 MiB part buffers, so after one large
+    upload its RSS already holds them and the next upload's peak over it
+    reads near 0: each run is measured in a new worker, its idle RSS taken
+    after a small upload (imports, clients, connections) and before the
+    large one.
+    """
+    (old,) = children(master.pid)
+    master.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = children(master.pid)
+        if len(now) == 1 and now[0] != old:
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("gunicorn did not replace its worker")
+    while True:
+        try:
+            warm()
+            return now[0]
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def upload(lines: list[str]) -> None:
     size_mb = pick(200, 50)
     size, runs = size_mb * MiB, 5
     with (
         tempfile.NamedTemporaryFile(suffix=".wav") as source,
         tempfile.NamedTemporaryFile() as body,
+        tempfile.NamedTemporaryFile() as small,
         moto_server() as endpoint,
     ):
         _write_audio(source, size)
         source.flush()
-        # purpose before the file, as clients should send it: streamed, no spool
-        body.write(
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
-            f"stt_input\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
-            'name="file"; filename="big.wav"\r\n\r\n'.encode()
-        )
-        _write_audio(body, size)
-        body.write(f"\r\n--{BOUNDARY}--\r\n".encode())
-        body.flush()
+        _form(body, size)
+        _form(small, MiB)
         raw_bucket = bucket(endpoint, "bench-upload-raw")
         served = {
             "INDOX_MEDIA_STORAGE_BACKEND": "r2",
@@ -73,22 +125,16 @@ def upload(lines: list[str]) -> None:
             base,
             master,
         ):
-            (worker,) = children(master.pid)
+
+            def warm() -> None:
+                assert _post(base, small.name).status_code == 201
 
             def ours() -> dict[str, float]:
+                worker = _fresh_worker(master, warm)
                 idle = status(worker)["VmRSS"]
                 reset_peak(worker)
                 start = time.perf_counter()
-                with open(body.name, "rb") as fh:  # sent with its Content-Length
-                    response = requests.post(
-                        f"{base}/api/v1/resemble/uploads",
-                        data=fh,
-                        headers={
-                            "Authorization": "Bearer demo-key",
-                            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-                        },
-                        timeout=300,
-                    )
+                response = _post(base, body.name)
                 took = time.perf_counter() - start
                 assert response.status_code == 201, response.text
                 return {"seconds": took, "idle": idle, "peak": status(worker)["VmHWM"]}
@@ -104,7 +150,6 @@ def upload(lines: list[str]) -> None:
                     path=source.name,
                 )
 
-            ours()  # the worker's first request: imports, client, connections
             got = interleave(runs, raw=raw, ours=ours)
     lines += [
         f"## A {size_mb} MB upload through `POST /uploads` (R2 on moto, loopback HTTP)",
@@ -115,7 +160,10 @@ def upload(lines: list[str]) -> None:
         "parts, 3 at a time; the time is the client's. Baseline: boto3 `upload_fileobj`",
         "of the same file from disk, in a fresh process (10 parts at a time). Memory:",
         "the serving worker's (or the baseline process's) peak RSS over its RSS just",
-        "before, the peak reset through `/proc/<pid>/clear_refs`.",
+        "before, the peak reset through `/proc/<pid>/clear_refs`. Each run is served by",
+        "a new worker (gunicorn's graceful reload), warmed by a 1 MiB upload: glibc keeps",
+        "a worker's freed part buffers, so a worker's second large upload would start",
+        "from an RSS that already holds them and its peak over it read near 0.",
         runs_note(runs),
         "",
     ]
