@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -458,6 +459,40 @@ def test_parts_filled_with_readinto_hold_the_same_bytes(
     # for an empty stream.
     assert all(len(client.parts[n]) == part for n in numbers[:-1])
     assert len(client.completed) == 1
+
+
+class FailingPartClient(PartsClient):
+    """Refuses part 2, and records the abort."""
+
+    aborted = False
+
+    def upload_part(self, *, PartNumber: int, Body: Any, **kw: Any) -> dict[str, str]:
+        if PartNumber == 2:
+            raise ClientError({"Error": {"Code": "InternalError"}}, "UploadPart")
+        return super().upload_part(PartNumber=PartNumber, Body=Body, **kw)
+
+    def abort_multipart_upload(self, **_: Any) -> None:
+        self.aborted = True
+
+
+def test_a_failed_part_stops_the_reading_and_aborts() -> None:
+    data = bytes(range(256)) * 4000  # 1,000 parts of 1,024 bytes
+    stream = Counted(OddReads(data, [1024]))
+    client = FailingPartClient()
+    with pytest.raises(ClientError):
+        upload_multipart(
+            client,
+            "b",
+            "k",
+            stream,
+            part_size=1024,
+            concurrency=2,
+            extra={},
+            condition={},
+        )
+    assert client.aborted and client.completed == []
+    # Reading stops soon after part 2 fails, not at the stream's end.
+    assert stream.count < len(data) // 2
 
 
 @pytest.mark.parametrize(
