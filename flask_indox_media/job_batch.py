@@ -11,7 +11,7 @@ and enqueue times are the batch's. A test holds the hashes equal to those
 Why not ``Queue.enqueue_many``: for 100 jobs it cost 20-30 ms of CPU (a
 ``Job`` per job, ``to_dict``, five ``strftime``, zlib's 256 KiB state set up
 per compression, about 50 arguments per job packed by redis-py); this costs
-about 1 ms (docs/performance.rst).
+about 2 ms (docs/performance.rst).
 """
 
 from __future__ import annotations
