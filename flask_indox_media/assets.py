@@ -13,13 +13,20 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields
 
 from .exceptions import InvalidKeyPartError, InvalidTokenError
-from .keys import AssetClassTable, ParsedKey, build_key, isoformat_z, utc_format
-from .memo import Memo
+from .keys import (
+    REMEMBERED,
+    AssetClassTable,
+    ParsedKey,
+    build_key,
+    isoformat_z,
+    utc_format,
+)
 from .tokens import ASSET_ID, TokenSigner, b64decode, b64encode
 
 #: ``mirror_status``: this answer arranged the mirror (a job will store it).
@@ -92,7 +99,7 @@ class AssetIds:
     def __init__(self, keys: Sequence[bytes], classes: AssetClassTable) -> None:
         self._signer = TokenSigner(keys, ASSET_ID)
         self._classes = classes
-        self._ids = Memo(self._encode)
+        self._ids = lru_cache(maxsize=REMEMBERED)(self._encode)
 
     def encode(self, asset: Asset) -> str:
         """The public, opaque id of ``asset`` (remembered: every poll of an

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from .exceptions import ConfigurationError, InvalidKeyPartError
-from .memo import Memo
 
 #: The longest accepted user id.
 MAX_USER_ID_LENGTH = 128
@@ -122,7 +121,7 @@ class AssetClassTable(Mapping[str, AssetClass]):
                     key="INDOX_MEDIA_PREFIXES",
                 )
         self._classes = classes
-        self._parsed = Memo(self._parse)
+        self._parsed = lru_cache(maxsize=REMEMBERED)(self._parse)
 
     def __getitem__(self, name: str) -> AssetClass:
         return self._classes[name]
@@ -318,6 +317,11 @@ def isoformat_z(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return utc_format(moment, "%Y-%m-%dT%H:%M:%SZ")
+
+
+#: How many of a kind of value a process remembers for repeat polls (a key's
+#: parts, an asset's id, a playback token): a poll of a 100-asset list uses 100.
+REMEMBERED = 4096
 
 
 @lru_cache(maxsize=64)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from .assets import Asset, AssetIds
 from .exceptions import InvalidTokenError
-from .memo import Memo
+from .keys import REMEMBERED
 from .tokens import PLAYBACK, TokenSigner, b64decode, b64encode
 
 _V1 = "1."
@@ -33,7 +34,7 @@ class PlaybackLinks:
         self._ids = ids
         self.ttl = ttl
         # An expiring asset's link is the same at every poll: remembered.
-        self._tokens = Memo(self._sign)
+        self._tokens = lru_cache(maxsize=REMEMBERED)(self._sign)
 
     def token(self, asset: Asset, now: datetime, asset_id: str | None = None) -> str:
         """The token of ``asset``'s link, valid until its ``expires_at``.

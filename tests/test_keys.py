@@ -229,3 +229,12 @@ def test_bad_overrides_name_their_key(
     with pytest.raises(ConfigurationError) as info:
         AssetClassTable(prefixes, retention)  # type: ignore[arg-type]
     assert info.value.key == key
+
+
+def test_a_parsed_key_is_remembered_and_a_bad_one_never() -> None:
+    table = AssetClassTable()
+    key = build_key(table["tts"], "alice", "wav", now=datetime(2026, 1, 2, tzinfo=UTC))
+    assert table.parse(key) is table.parse(key)  # parsed once, then remembered
+    for _ in range(2):
+        with pytest.raises(InvalidKeyPartError):
+            table.parse("tts/alice/not-a-key.wav")
